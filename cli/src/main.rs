@@ -1,0 +1,50 @@
+//! `ledgerstream`: one binary, a subcommand per capability of the pipeline.
+//!
+//! # Data flow
+//!
+//! ```text
+//!  producers ──▶ account-commands ──▶ command processor ──▶ account-events ──┬─▶ ClickHouse projection
+//!                (keyed by account)   (state store per      (the log, kept   ├─▶ history projection
+//!                                      partition, Kafka      forever)        └─▶ checkpoints + lag
+//!                                      transactions)  ──▶ account-command-results ──▶ producers (--wait)
+//! ```
+//!
+//! Every record on those topics is Avro in the Confluent wire format, its schema in
+//! the Schema Registry. Subcommands are thin: they parse flags, read the environment
+//! (see `ledgerstream_infra::Endpoints`) and call into the library crates.
+
+mod services;
+
+use clap::{Parser, Subcommand};
+
+/// Kafka-native CQRS / event-sourcing pipeline for event-sourced systems on Kafka.
+#[derive(Debug, Parser)]
+#[command(name = "ledgerstream", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check that every service the pipeline needs answers (broker, registry,
+    /// ClickHouse, history search, Prometheus).
+    Services(services::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEDGERSTREAM_LOG")
+                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Services(args) => services::run(args).await,
+        }
+    })
+}

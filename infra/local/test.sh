@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: installs what the tests need (skipping what is there), brings the
+# local stack up, runs every test of the workspace against it, and stops again
+# exactly the services it started, whatever the outcome.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export LEDGERSTREAM_PROFILE=${LEDGERSTREAM_PROFILE:-dev}
+# shellcheck source=infra/local/lib.sh
+. "$here/lib.sh"
+cd "$LS_ROOT"
+
+command -v cargo >/dev/null || die "cargo is needed; install Rust from rustup.rs"
+apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3 python3-venv
+
+"$here/stack.sh" install
+cargo fmt --all --check || die "the code is not formatted; run: cargo fmt --all"
+cargo build --workspace --all-targets --locked
+
+record=$LS_HOME/started-by-test
+rm -f "$record"
+trap '"$here/stack.sh" down --recorded "$record"' EXIT
+"$here/stack.sh" up --record "$record"
+
+cargo test --workspace --locked --no-fail-fast

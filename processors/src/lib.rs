@@ -1,0 +1,2 @@
+//! The command processor (commands in, events out, exactly once) and the
+//! projections that turn `account-events` into read models.

@@ -1,0 +1,2 @@
+//! Typed clients that publish commands to `account-commands` and await their
+//! results on `account-command-results`.

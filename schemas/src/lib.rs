@@ -1,0 +1,3 @@
+//! The wire contract of the pipeline: Avro schemas (the `.avsc` files beside this
+//! crate), the Confluent wire-format codec, and a Confluent-compatible Schema
+//! Registry.
