@@ -1,3 +1,5 @@
-//! The wire contract of the pipeline: Avro schemas (the `.avsc` files beside this
-//! crate), the Confluent wire-format codec, and a Confluent-compatible Schema
-//! Registry.
+//! The wire contract of the pipeline: Avro schemas (the `.avsc` files under
+//! `schemas/avro/`), the Confluent wire-format codec, and a Confluent-compatible
+//! Schema Registry.
+
+pub mod compat;
