@@ -13,6 +13,8 @@
 //! the Schema Registry. Subcommands are thin: they parse flags, read the environment
 //! (see `ledgerstream_infra::Endpoints`) and call into the library crates.
 
+mod registry;
+mod schemas;
 mod services;
 
 use clap::{Parser, Subcommand};
@@ -30,9 +32,24 @@ enum Command {
     /// Check that every service the pipeline needs answers (broker, registry,
     /// ClickHouse, history search, Prometheus).
     Services(services::Args),
+    /// Serve the Confluent-compatible Schema Registry, schemas kept in a Kafka topic.
+    Registry(registry::Args),
+    /// Check schema evolution (the compatibility gate), register or list schemas.
+    Schemas(schemas::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` is the chain of causes on one line, without a backtrace.
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LEDGERSTREAM_LOG")
@@ -45,6 +62,8 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Services(args) => services::run(args).await,
+            Command::Registry(args) => registry::run(args).await,
+            Command::Schemas(args) => schemas::run(args).await,
         }
     })
 }

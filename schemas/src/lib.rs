@@ -1,5 +1,22 @@
-//! The wire contract of the pipeline: Avro schemas (the `.avsc` files under
-//! `schemas/avro/`), the Confluent wire-format codec, and a Confluent-compatible
-//! Schema Registry.
+//! The wire contract of the pipeline.
+//!
+//! ```text
+//!  schemas/avro/*.avsc ──build.rs──▶ catalog (every version, embedded)
+//!                                       │
+//!  records::* (Rust shapes) ◀── codec ──┤── Schema Registry (ids; `registry` serves one)
+//!          ▲                            │
+//!          └── domain conversions       └── compat (BACKWARD_TRANSITIVE gate)
+//! ```
+//!
+//! Producers encode records in the Confluent wire format (magic byte 0, 4-byte
+//! schema id, Avro body) with the ids the registry gave their schemas; consumers
+//! look writer schemas up by id (cached) and decode into the latest Rust shape.
 
+pub mod catalog;
+pub mod client;
+pub mod codec;
 pub mod compat;
+pub mod gate;
+pub mod records;
+pub mod registry;
+pub mod topics;

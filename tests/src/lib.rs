@@ -3,7 +3,8 @@
 //! The tests talk to real services found through [`Endpoints::from_env`] (the local
 //! stack of `make up` by default, or docker-compose's when the `LEDGERSTREAM_*`
 //! variables point there). Each test names its own topics, tables and indices with
-//! [`unique_name`] and removes them after itself. A missing service fails the test
+//! [`unique_name`] and removes its tables and indices after itself. Topics stay:
+//! deleting one topic on tansu 0.6 deletes them all. A missing service fails the test
 //! with the probe's message, which says how to start it — nothing is skipped.
 
 use ledgerstream_infra::{Endpoint, Endpoints, Service, probe};
@@ -36,4 +37,46 @@ pub async fn require(service: Service) -> Endpoint {
         panic!("{error}");
     }
     endpoint
+}
+
+/// The `ledgerstream` binary of this workspace's debug build.
+///
+/// # Panics
+///
+/// When it has not been built: the message says how to build it.
+pub fn ledgerstream_bin() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let binary = target.join("debug/ledgerstream");
+    assert!(
+        binary.exists(),
+        "{} is missing; build it with `cargo build -p ledgerstream` (`make test` does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A fresh, empty folder under the system's temporary folder, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// Creates `<tmp>/<prefix>_<random>`.
+    pub fn new(prefix: &str) -> Self {
+        let path = std::env::temp_dir().join(unique_name(prefix));
+        std::fs::create_dir_all(&path).expect("create a temporary folder");
+        Self(path)
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -143,15 +143,9 @@ async fn kafka_produce_and_consume_through_a_group_with_committed_offsets() {
         assert_eq!(total, sent.len() as i64);
     });
 
+    // The topic stays: on tansu 0.6 deleting one topic deletes every topic of the
+    // broker (README, "Tested against"), which would break tests running beside it.
     consumer.unsubscribe();
-    let deleted = admin
-        .delete_topics(&[&topic], &options)
-        .await
-        .expect("delete_topics");
-    assert!(
-        deleted.iter().all(Result::is_ok),
-        "deleting {topic}: {deleted:?}"
-    );
 }
 
 #[derive(Debug, PartialEq, clickhouse::Row, serde::Serialize, serde::Deserialize)]

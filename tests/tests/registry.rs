@@ -1,0 +1,1082 @@
+//! The Schema Registry (`ledgerstream registry`) from the outside: the built binary runs
+//! as a child process on a free port, against the real broker, each test on a `_schemas`
+//! topic of its own so that tests share nothing. Clients are plain HTTP (Confluent's
+//! paths, codes and bodies) and `schema_registry_converter`, a Confluent client.
+//!
+//! The binary is `target/debug/ledgerstream`; `make test` builds it first, otherwise run
+//! `cargo build -p ledgerstream`.
+//!
+//! The topics are left behind (uniquely named, a few records each): on tansu 0.6.0 a
+//! DeleteTopics request removes every topic of the cluster, not just the one named
+//! (its `topic_delete_by.sql` filters on the cluster only), which would wipe the topics
+//! of every other test running at the same time.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use apache_avro::types::Value as Avro;
+use ledgerstream_infra::{Endpoint, Service};
+use ledgerstream_tests::{require, unique_name};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use reqwest::Method;
+use schema_registry_converter::async_impl::avro::{AvroDecoder, AvroEncoder};
+use schema_registry_converter::async_impl::schema_registry::SrSettings;
+use schema_registry_converter::schema_registry_common::{
+    SchemaType, SubjectNameStrategy, SuppliedSchema,
+};
+use serde_json::{Value, json};
+
+const V1_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn record(fields: &str) -> String {
+    format!(
+        r#"{{"type":"record","name":"Payment","namespace":"ledgerstream.test","fields":[{fields}]}}"#
+    )
+}
+
+fn v1() -> String {
+    record(r#"{"name":"id","type":"string"},{"name":"amount_minor","type":"long"}"#)
+}
+
+/// v1 plus a field with a default: compatible every way.
+fn v2() -> String {
+    record(
+        r#"{"name":"id","type":"string"},{"name":"amount_minor","type":"long"},{"name":"currency","type":"string","default":"EUR"}"#,
+    )
+}
+
+/// v1 plus a field without a default: v3 cannot read v1 data (not BACKWARD).
+fn v3_no_default() -> String {
+    record(
+        r#"{"name":"id","type":"string"},{"name":"amount_minor","type":"long"},{"name":"channel","type":"string"}"#,
+    )
+}
+
+fn body(schema: &str) -> Value {
+    json!({ "schema": schema })
+}
+
+/// A `ledgerstream registry` child process; killed when dropped.
+struct Registry {
+    child: Child,
+    url: String,
+    topic: String,
+    log: PathBuf,
+}
+
+fn binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let binary = target.join("debug/ledgerstream");
+    assert!(
+        binary.exists(),
+        "{} is missing; build it with `cargo build -p ledgerstream` (`make test` does)",
+        binary.display()
+    );
+    binary
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+impl Registry {
+    /// Starts a registry on `topic` and waits until it serves.
+    async fn start(broker: &Endpoint, topic: &str) -> Self {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut registry = Self::spawn(&broker.address, topic, &listen);
+        registry.wait_ready().await;
+        registry
+    }
+
+    /// Starts a registry without waiting.
+    fn spawn(brokers: &str, topic: &str, listen: &str) -> Self {
+        let log = std::env::temp_dir().join(format!("{}.log", unique_name("registry")));
+        let out = File::create(&log).expect("create the registry's log file");
+        let err = out.try_clone().expect("clone the log file handle");
+        let child = Command::new(binary())
+            .args(["registry", "--listen", listen, "--topic", topic])
+            .env("LEDGERSTREAM_BROKERS", brokers)
+            .env("LEDGERSTREAM_LOG", "info,rdkafka=warn")
+            .env("RUST_BACKTRACE", "0")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start ledgerstream registry");
+        Self {
+            child,
+            url: format!("http://{listen}"),
+            topic: topic.to_owned(),
+            log,
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn wait_ready(&mut self) {
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(response) = http.get(format!("{}/subjects", self.url)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("poll the registry process") {
+                panic!(
+                    "the registry on {} exited with {status} before serving; its log:\n{}",
+                    self.topic,
+                    self.log_text()
+                );
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the registry on {} is not ready after {READY_TIMEOUT:?}; its log:\n{}",
+                self.topic,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for the process to exit by itself.
+    async fn exit_status(&mut self, within: Duration) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the registry process") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the registry did not exit within {within:?}; its log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    async fn terminate(&mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let status = self.exit_status(Duration::from_secs(20)).await;
+        assert!(
+            status.success(),
+            "SIGTERM should stop the registry cleanly, it exited with {status}; log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// Calls the API; answers the status and the JSON body (`Null` when empty).
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, _, text) = self.call_raw(method, path, body, None).await;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{path} answered {status} with non-JSON {text:?}: {e}"))
+        };
+        (status, value)
+    }
+
+    async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        accept: Option<&str>,
+    ) -> (u16, String, String) {
+        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.url));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", V1_CONTENT_TYPE)
+                .body(body.to_string());
+        }
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.expect("call the registry");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.expect("read the answer");
+        (status, content_type, text)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Registers `schema` under `subject`; answers its id.
+    async fn register(&self, subject: &str, schema: &str) -> u64 {
+        let (status, answer) = self
+            .post(&format!("/subjects/{subject}/versions"), body(schema))
+            .await;
+        assert_eq!(status, 200, "register under {subject}: {answer}");
+        answer["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no id in {answer}"))
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Asserts a Confluent error answer: status, error code, and that the message says
+/// something.
+fn assert_error(answer: (u16, Value), status: u16, code: u64, context: &str) {
+    assert_eq!(answer.0, status, "{context}: {}", answer.1);
+    assert_eq!(
+        answer.1["error_code"],
+        json!(code),
+        "{context}: {}",
+        answer.1
+    );
+    let message = answer.1["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "{context}: no message in {}", answer.1);
+}
+
+fn admin(broker: &Endpoint) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &broker.address)
+        .create()
+        .expect("admin client")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_api_serves_subjects_versions_ids_and_lookups_like_confluent() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_http");
+    let registry = Registry::start(&broker, &topic).await;
+
+    assert_eq!(registry.get("/subjects").await, (200, json!([])));
+    assert_eq!(registry.get("/").await, (200, json!({})));
+    assert_eq!(registry.get("/schemas/types").await, (200, json!(["AVRO"])));
+
+    let (status, content_type, _) = registry
+        .call_raw(
+            Method::POST,
+            "/subjects/pay-value/versions",
+            Some(body(&v1())),
+            None,
+        )
+        .await;
+    assert_eq!((status, content_type.as_str()), (200, V1_CONTENT_TYPE));
+    let id1 = registry.register("pay-value", &v1()).await;
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<Value>(&v1()).unwrap()).unwrap();
+    assert_eq!(
+        registry.register("pay-value", &pretty).await,
+        id1,
+        "the same schema, formatted differently, is the same id"
+    );
+    assert_eq!(
+        registry.get("/subjects/pay-value/versions").await,
+        (200, json!([1]))
+    );
+
+    let id2 = registry.register("pay-value", &v2()).await;
+    assert_eq!(id2, id1 + 1, "a new schema takes the next id");
+    assert_eq!(
+        registry.register("refund-value", &v1()).await,
+        id1,
+        "the same schema under another subject keeps its global id"
+    );
+    assert_eq!(
+        registry.get("/subjects").await,
+        (200, json!(["pay-value", "refund-value"]))
+    );
+    assert_eq!(
+        registry.get("/subjects/pay-value/versions").await,
+        (200, json!([1, 2]))
+    );
+    assert_eq!(
+        registry.get("/subjects/pay-value/versions/1").await,
+        (
+            200,
+            json!({"subject": "pay-value", "version": 1, "id": id1, "schema": v1()})
+        )
+    );
+    for latest in ["latest", "-1"] {
+        let (status, found) = registry
+            .get(&format!("/subjects/pay-value/versions/{latest}"))
+            .await;
+        assert_eq!(
+            (status, &found["version"], &found["id"]),
+            (200, &json!(2), &json!(id2))
+        );
+    }
+    let (status, raw) = registry
+        .get("/subjects/pay-value/versions/latest/schema")
+        .await;
+    assert_eq!((status, raw), (200, serde_json::from_str(&v2()).unwrap()));
+    assert_eq!(
+        registry.get(&format!("/schemas/ids/{id1}")).await,
+        (200, json!({"schema": v1()}))
+    );
+    assert_eq!(
+        registry.get(&format!("/schemas/ids/{id1}/versions")).await,
+        (
+            200,
+            json!([{"subject": "pay-value", "version": 1}, {"subject": "refund-value", "version": 1}])
+        )
+    );
+    assert_eq!(
+        registry.get(&format!("/schemas/ids/{id1}/subjects")).await,
+        (200, json!(["pay-value", "refund-value"]))
+    );
+
+    // Lookup: which version of the subject holds this schema?
+    let (status, found) = registry.post("/subjects/pay-value", body(&v2())).await;
+    assert_eq!(
+        (status, found),
+        (
+            200,
+            json!({"subject": "pay-value", "version": 2, "id": id2, "schema": v2()})
+        )
+    );
+    assert_error(
+        registry.post("/subjects/refund-value", body(&v2())).await,
+        404,
+        40403,
+        "lookup of a schema the subject does not hold",
+    );
+    assert_error(
+        registry.post("/subjects/nobody", body(&v1())).await,
+        404,
+        40401,
+        "lookup under an unknown subject",
+    );
+
+    // Errors, with Confluent's codes.
+    assert_error(
+        registry.get("/subjects/nobody/versions").await,
+        404,
+        40401,
+        "unknown subject",
+    );
+    assert_error(
+        registry.get("/subjects/nobody/versions/1").await,
+        404,
+        40401,
+        "version of an unknown subject",
+    );
+    assert_error(
+        registry.get("/subjects/pay-value/versions/9").await,
+        404,
+        40402,
+        "unknown version",
+    );
+    for bad in ["0", "abc", "2147483648"] {
+        assert_error(
+            registry
+                .get(&format!("/subjects/pay-value/versions/{bad}"))
+                .await,
+            422,
+            42202,
+            bad,
+        );
+    }
+    assert_error(
+        registry.get("/schemas/ids/999999").await,
+        404,
+        40403,
+        "unknown id",
+    );
+    assert_error(
+        registry
+            .post("/subjects/pay-value/versions", body(r#"{"type":"record"}"#))
+            .await,
+        422,
+        42201,
+        "invalid Avro",
+    );
+    assert_error(
+        registry
+            .post(
+                "/subjects/pay-value/versions",
+                json!({"schema": "syntax = \"proto3\";", "schemaType": "PROTOBUF"}),
+            )
+            .await,
+        422,
+        42201,
+        "a schema type other than Avro",
+    );
+    let (status, _, malformed) = registry
+        .call_raw(Method::POST, "/subjects/pay-value/versions", None, None)
+        .await;
+    assert_eq!(status, 400, "an empty body: {malformed}");
+    assert_error(
+        registry.get("/no/such/path").await,
+        404,
+        404,
+        "unknown path",
+    );
+    assert_error(
+        registry.call(Method::PATCH, "/subjects", None).await,
+        405,
+        405,
+        "unknown method",
+    );
+
+    // A subject with a slash, percent-encoded in the path as clients send it.
+    registry.register("team%2Fpay-value", &v1()).await;
+    let (_, subjects) = registry.get("/subjects").await;
+    assert!(
+        subjects
+            .as_array()
+            .unwrap()
+            .contains(&json!("team/pay-value")),
+        "{subjects}"
+    );
+
+    // A client that accepts only application/json gets it.
+    let (_, content_type, _) = registry
+        .call_raw(Method::GET, "/subjects", None, Some("application/json"))
+        .await;
+    assert_eq!(content_type, "application/json");
+
+    // Metrics: requests by route template and status, schemas and subjects held.
+    let (status, _, metrics) = registry.call_raw(Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, 200);
+    for expected in [
+        r#"route="/subjects/{subject}/versions",status="200""#,
+        r#"route="/subjects/{subject}/versions/{version}",status="404""#,
+        "ledgerstream_registry_schemas 2",
+        "ledgerstream_registry_subjects 3",
+        "ledgerstream_registry_schemas_registered_total 4",
+    ] {
+        assert!(metrics.contains(expected), "{expected} not in:\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incompatible_changes_are_refused_with_409_and_the_reasons() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_compat");
+    let registry = Registry::start(&broker, &topic).await;
+    registry.register("pay-value", &v1()).await;
+
+    let (status, answer) = registry
+        .post("/subjects/pay-value/versions", body(&v3_no_default()))
+        .await;
+    assert_eq!(
+        (status, &answer["error_code"]),
+        (409, &json!(409)),
+        "{answer}"
+    );
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("version 1")
+            && message.contains("BACKWARD")
+            && message.contains("channel"),
+        "the message names the version, the level and the field: {message}"
+    );
+    assert_eq!(
+        registry.get("/subjects/pay-value/versions").await,
+        (200, json!([1]))
+    );
+
+    // The compatibility endpoints agree, without registering anything.
+    let check = |version: &str, schema: String, verbose: bool| {
+        let path = format!(
+            "/compatibility/subjects/pay-value/versions{version}{}",
+            if verbose { "?verbose=true" } else { "" }
+        );
+        let registry = &registry;
+        async move { registry.post(&path, body(&schema)).await }
+    };
+    assert_eq!(
+        check("/latest", v3_no_default(), false).await,
+        (200, json!({"is_compatible": false}))
+    );
+    let (status, verbose) = check("/1", v3_no_default(), true).await;
+    assert_eq!((status, &verbose["is_compatible"]), (200, &json!(false)));
+    assert!(
+        !verbose["messages"].as_array().unwrap().is_empty(),
+        "verbose names the reasons: {verbose}"
+    );
+    assert_eq!(
+        check("/latest", v2(), true).await,
+        (200, json!({"is_compatible": true, "messages": []}))
+    );
+    assert_eq!(
+        check("", v3_no_default(), false).await,
+        (200, json!({"is_compatible": false}))
+    );
+    assert_error(
+        check("/7", v2(), false).await,
+        404,
+        40402,
+        "unknown version",
+    );
+    assert_error(
+        check("/zero", v2(), false).await,
+        422,
+        42202,
+        "invalid version",
+    );
+    assert_error(
+        check("/latest", r#"{"type":"nope"}"#.into(), false).await,
+        422,
+        42201,
+        "invalid schema",
+    );
+    assert_eq!(
+        registry
+            .post(
+                "/compatibility/subjects/nobody/versions/latest",
+                body(&v1())
+            )
+            .await,
+        (200, json!({"is_compatible": true})),
+        "anything is compatible with a subject that has no versions"
+    );
+    assert_error(
+        registry
+            .post("/compatibility/subjects/nobody/versions/1", body(&v1()))
+            .await,
+        404,
+        40401,
+        "a version of an unknown subject",
+    );
+
+    // Under FORWARD, the same change is fine: v1 readers can read it.
+    registry
+        .put("/config/pay-value", json!({"compatibility": "FORWARD"}))
+        .await;
+    assert_eq!(
+        check("/latest", v3_no_default(), false).await.1["is_compatible"],
+        json!(true)
+    );
+    registry.register("pay-value", &v3_no_default()).await;
+    assert_eq!(
+        registry.get("/subjects/pay-value/versions").await,
+        (200, json!([1, 2]))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compatibility_levels_round_trip_globally_and_per_subject() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_config");
+    let registry = Registry::start(&broker, &topic).await;
+
+    assert_eq!(
+        registry.get("/config").await,
+        (200, json!({"compatibilityLevel": "BACKWARD"}))
+    );
+    for level in [
+        "NONE",
+        "BACKWARD",
+        "BACKWARD_TRANSITIVE",
+        "FORWARD",
+        "FORWARD_TRANSITIVE",
+        "FULL",
+        "FULL_TRANSITIVE",
+    ] {
+        assert_eq!(
+            registry
+                .put("/config/pay-value", json!({"compatibility": level}))
+                .await,
+            (200, json!({"compatibility": level}))
+        );
+        assert_eq!(
+            registry.get("/config/pay-value").await,
+            (200, json!({"compatibilityLevel": level}))
+        );
+    }
+    assert_eq!(
+        registry
+            .put("/config/pay-value", json!({"compatibility": "none"}))
+            .await,
+        (200, json!({"compatibility": "NONE"})),
+        "levels are read in any case"
+    );
+    assert_error(
+        registry
+            .put("/config/pay-value", json!({"compatibility": "SIDEWAYS"}))
+            .await,
+        422,
+        42203,
+        "unknown level",
+    );
+    assert_error(
+        registry.put("/config", json!({})).await,
+        422,
+        42203,
+        "no level",
+    );
+
+    // A subject without its own level: 40408, unless the global one is asked for.
+    assert_error(
+        registry.get("/config/refund-value").await,
+        404,
+        40408,
+        "no subject level",
+    );
+    assert_eq!(
+        registry
+            .get("/config/refund-value?defaultToGlobal=true")
+            .await,
+        (200, json!({"compatibilityLevel": "BACKWARD"}))
+    );
+    assert_eq!(
+        registry
+            .put("/config", json!({"compatibility": "FULL"}))
+            .await,
+        (200, json!({"compatibility": "FULL"}))
+    );
+    assert_eq!(
+        registry.get("/config").await,
+        (200, json!({"compatibilityLevel": "FULL"}))
+    );
+    assert_eq!(
+        registry
+            .get("/config/refund-value?defaultToGlobal=true")
+            .await,
+        (200, json!({"compatibilityLevel": "FULL"}))
+    );
+
+    // Deleting the subject's level answers the old one; the global one applies again.
+    assert_eq!(
+        registry.delete("/config/pay-value").await,
+        (200, json!({"compatibilityLevel": "NONE"}))
+    );
+    assert_error(
+        registry.get("/config/pay-value").await,
+        404,
+        40408,
+        "deleted level",
+    );
+    assert_error(
+        registry.delete("/config/pay-value").await,
+        404,
+        40401,
+        "deleting a level twice",
+    );
+    assert_eq!(
+        registry.delete("/config").await,
+        (200, json!({"compatibilityLevel": "FULL"}))
+    );
+    assert_eq!(
+        registry.get("/config").await,
+        (200, json!({"compatibilityLevel": "BACKWARD"}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_is_soft_first_then_permanent() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_delete");
+    let registry = Registry::start(&broker, &topic).await;
+    let id1 = registry.register("pay-value", &v1()).await;
+    let id2 = registry.register("pay-value", &v2()).await;
+
+    // A version: soft, then permanent; never permanent first, never soft twice.
+    assert_error(
+        registry
+            .delete("/subjects/pay-value/versions/1?permanent=true")
+            .await,
+        404,
+        40407,
+        "permanent before soft",
+    );
+    assert_eq!(
+        registry.delete("/subjects/pay-value/versions/1").await,
+        (200, json!(1))
+    );
+    assert_error(
+        registry.delete("/subjects/pay-value/versions/1").await,
+        404,
+        40406,
+        "soft twice",
+    );
+    assert_eq!(
+        registry.get("/subjects/pay-value/versions").await,
+        (200, json!([2]))
+    );
+    assert_eq!(
+        registry
+            .get("/subjects/pay-value/versions?deleted=true")
+            .await,
+        (200, json!([1, 2]))
+    );
+    assert_error(
+        registry.get("/subjects/pay-value/versions/1").await,
+        404,
+        40402,
+        "a soft-deleted version",
+    );
+    let (status, found) = registry
+        .get("/subjects/pay-value/versions/1?deleted=true")
+        .await;
+    assert_eq!((status, &found["id"]), (200, &json!(id1)));
+    assert_eq!(
+        registry.get(&format!("/schemas/ids/{id1}")).await.0,
+        200,
+        "a soft-deleted version's id still decodes"
+    );
+    assert_eq!(
+        registry
+            .delete("/subjects/pay-value/versions/1?permanent=true")
+            .await,
+        (200, json!(1))
+    );
+    assert_eq!(
+        registry
+            .get("/subjects/pay-value/versions?deleted=true")
+            .await,
+        (200, json!([2]))
+    );
+    assert_error(
+        registry.get(&format!("/schemas/ids/{id1}")).await,
+        404,
+        40403,
+        "an id no version uses any more",
+    );
+    assert_error(
+        registry.delete("/subjects/pay-value/versions/5").await,
+        404,
+        40402,
+        "unknown version",
+    );
+    assert_error(
+        registry.delete("/subjects/nobody/versions/1").await,
+        404,
+        40401,
+        "unknown subject",
+    );
+
+    // A subject: soft, then permanent.
+    assert_error(
+        registry.delete("/subjects/pay-value?permanent=true").await,
+        404,
+        40405,
+        "permanent before soft",
+    );
+    assert_eq!(
+        registry.delete("/subjects/pay-value").await,
+        (200, json!([2]))
+    );
+    assert_error(
+        registry.delete("/subjects/pay-value").await,
+        404,
+        40404,
+        "soft twice",
+    );
+    assert_eq!(registry.get("/subjects").await, (200, json!([])));
+    assert_eq!(
+        registry.get("/subjects?deleted=true").await,
+        (200, json!(["pay-value"]))
+    );
+    assert_error(
+        registry.get("/subjects/pay-value/versions").await,
+        404,
+        40401,
+        "a soft-deleted subject",
+    );
+    assert_eq!(
+        registry.delete("/subjects/pay-value?permanent=true").await,
+        (200, json!([2]))
+    );
+    assert_eq!(
+        registry.get("/subjects?deleted=true").await,
+        (200, json!([]))
+    );
+    assert_error(
+        registry.delete("/subjects/pay-value").await,
+        404,
+        40401,
+        "a hard-deleted subject",
+    );
+    assert_error(
+        registry.get(&format!("/schemas/ids/{id2}")).await,
+        404,
+        40403,
+        "a hard-deleted id",
+    );
+
+    // Registering after a hard delete starts the subject again, with a new id.
+    let again = registry.register("pay-value", &v1()).await;
+    assert!(again > id2, "ids are not reused: {again} after {id2}");
+    assert_eq!(
+        registry.get("/subjects/pay-value/versions").await,
+        (200, json!([1]))
+    );
+
+    // Re-registering a soft-deleted schema: the same id, the next version.
+    let id = registry.register("refund-value", &v1()).await;
+    registry.delete("/subjects/refund-value").await;
+    assert_eq!(registry.register("refund-value", &v1()).await, id);
+    assert_eq!(
+        registry.get("/subjects/refund-value/versions").await,
+        (200, json!([2]))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schema_registry_converter_encodes_and_decodes_through_the_registry() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_converter");
+    let registry = Registry::start(&broker, &topic).await;
+
+    let settings = SrSettings::new(registry.url.clone());
+    let encoder = AvroEncoder::new(settings.clone());
+    let supplied = SuppliedSchema::new(
+        Some("ledgerstream.test.Payment".to_owned()),
+        SchemaType::Avro,
+        v2(),
+    );
+    let strategy =
+        SubjectNameStrategy::TopicRecordNameStrategyWithSchema("payments".to_owned(), supplied);
+    let fields = vec![
+        ("id", Avro::String("p-1".to_owned())),
+        ("amount_minor", Avro::Long(12_345)),
+        ("currency", Avro::String("EUR".to_owned())),
+    ];
+    let bytes = encoder
+        .encode(fields.clone(), strategy)
+        .await
+        .expect("encode through the registry");
+
+    // The subject follows TopicRecordNameStrategy, the id is in the wire format.
+    let subject = "payments-ledgerstream.test.Payment";
+    let (status, latest) = registry
+        .get(&format!("/subjects/{subject}/versions/latest"))
+        .await;
+    assert_eq!(status, 200, "{latest}");
+    let id = latest["id"].as_u64().unwrap() as u32;
+    assert_eq!(bytes[0], 0, "magic byte");
+    assert_eq!(u32::from_be_bytes(bytes[1..5].try_into().unwrap()), id);
+
+    let decoded = AvroDecoder::new(settings.clone())
+        .decode(Some(&bytes))
+        .await
+        .expect("decode through the registry");
+    let expected = Avro::Record(
+        fields
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    );
+    assert_eq!(decoded.value, expected);
+
+    // Without a schema, the encoder looks up the subject's latest version.
+    let by_name = SubjectNameStrategy::TopicRecordNameStrategy(
+        "payments".to_owned(),
+        "ledgerstream.test.Payment".to_owned(),
+    );
+    let again = AvroEncoder::new(settings)
+        .encode(
+            vec![
+                ("id", Avro::String("p-1".to_owned())),
+                ("amount_minor", Avro::Long(12_345)),
+                ("currency", Avro::String("EUR".to_owned())),
+            ],
+            by_name,
+        )
+        .await
+        .expect("encode with the latest version");
+    assert_eq!(again, bytes);
+}
+
+/// Everything the API says about the registry's contents.
+async fn snapshot(registry: &Registry) -> Vec<(String, Value)> {
+    let mut seen = Vec::new();
+    let mut ask = async |path: String| {
+        let answer = registry.get(&path).await;
+        seen.push((path, json!([answer.0, answer.1])));
+        answer.1
+    };
+    ask("/config".into()).await;
+    let subjects = ask("/subjects?deleted=true".into()).await;
+    for subject in subjects.as_array().expect("a list of subjects") {
+        let subject = subject.as_str().expect("a subject name");
+        ask(format!("/config/{subject}")).await;
+        let versions = ask(format!("/subjects/{subject}/versions?deleted=true")).await;
+        for version in versions.as_array().expect("a list of versions") {
+            let found = ask(format!(
+                "/subjects/{subject}/versions/{version}?deleted=true"
+            ))
+            .await;
+            ask(format!("/schemas/ids/{}", found["id"])).await;
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_keeps_ids_versions_and_levels() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_restart");
+    let mut first = Registry::start(&broker, &topic).await;
+    first.register("pay-value", &v1()).await;
+    first.register("pay-value", &v2()).await;
+    first.register("refund-value", r#""string""#).await;
+    first.register("refund-value", r#""bytes""#).await; // string → bytes is BACKWARD
+    first.register("fee-value", &v2()).await;
+    first
+        .put("/config", json!({"compatibility": "FULL_TRANSITIVE"}))
+        .await;
+    first
+        .put("/config/pay-value", json!({"compatibility": "FORWARD"}))
+        .await;
+    first.delete("/subjects/refund-value/versions/1").await;
+    first.delete("/subjects/fee-value").await;
+    let before = snapshot(&first).await;
+    first.terminate().await;
+    assert!(
+        first.log_text().contains("registry ready"),
+        "{}",
+        first.log_text()
+    );
+
+    let second = Registry::start(&broker, &topic).await;
+    assert_eq!(snapshot(&second).await, before);
+    let log = second.log_text();
+    assert!(
+        log.contains("registry ready") && log.contains("schemas=4"),
+        "the log says how many schemas were loaded:\n{log}"
+    );
+    let next = second.register("other-value", r#""int""#).await;
+    assert_eq!(next, 5, "the next id follows the highest one read back");
+}
+
+fn partition_count(broker: &Endpoint, topic: &str) -> usize {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.address)
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
+        .expect("metadata");
+    metadata.topics()[0].partitions().len()
+}
+
+async fn create_topic(broker: &Endpoint, topic: &str, partitions: i32, policy: &str) {
+    let options = AdminOptions::new().operation_timeout(Some(KAFKA_TIMEOUT));
+    let new =
+        NewTopic::new(topic, partitions, TopicReplication::Fixed(1)).set("cleanup.policy", policy);
+    let created = admin(broker)
+        .create_topics([&new], &options)
+        .await
+        .expect("create_topics");
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_topic_is_created_compacted_and_a_topic_that_would_lose_schemas_is_refused() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_topic");
+    let registry = Registry::start(&broker, &topic).await;
+    drop(registry);
+    let partitions = tokio::task::block_in_place(|| partition_count(&broker, &topic));
+    assert_eq!(partitions, 1);
+    let options = AdminOptions::new().operation_timeout(Some(KAFKA_TIMEOUT));
+    let described = admin(&broker)
+        .describe_configs([&ResourceSpecifier::Topic(&topic)], &options)
+        .await
+        .expect("describe_configs");
+    let config = described[0].as_ref().expect("the topic's configuration");
+    assert_eq!(
+        config
+            .get("cleanup.policy")
+            .and_then(|e| e.value.as_deref()),
+        Some("compact")
+    );
+
+    let spread = unique_name("_schemas_spread");
+    create_topic(&broker, &spread, 3, "compact").await;
+    let mut refused = Registry::spawn(
+        &broker.address,
+        &spread,
+        &format!("127.0.0.1:{}", free_port()),
+    );
+    let status = refused.exit_status(Duration::from_secs(60)).await;
+    let log = refused.log_text();
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("has 3 partitions") && log.contains("--topic"),
+        "the error names the problem and the fix:\n{log}"
+    );
+
+    let retained = unique_name("_schemas_retained");
+    create_topic(&broker, &retained, 1, "delete").await;
+    let mut refused = Registry::spawn(
+        &broker.address,
+        &retained,
+        &format!("127.0.0.1:{}", free_port()),
+    );
+    let status = refused.exit_status(Duration::from_secs(60)).await;
+    let log = refused.log_text();
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("cleanup.policy=delete") && log.contains("compact"),
+        "the error names the problem and the fix:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn startup_errors_say_what_to_fix() {
+    // No broker: the probe's message says how to start one.
+    let mut no_broker = Registry::spawn("127.0.0.1:1", "_schemas", "127.0.0.1:0");
+    let status = no_broker.exit_status(Duration::from_secs(30)).await;
+    let log = no_broker.log_text();
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("stack.sh up broker") && log.contains("LEDGERSTREAM_BROKERS"),
+        "{log}"
+    );
+
+    // A taken port.
+    let broker = require(Service::Broker).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let topic = unique_name("_schemas_port");
+    let mut clash = Registry::spawn(&broker.address, &topic, &address);
+    let status = clash.exit_status(Duration::from_secs(30)).await;
+    let log = clash.log_text();
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("cannot listen on") && log.contains("--listen"),
+        "{log}"
+    );
+}
