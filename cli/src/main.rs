@@ -13,9 +13,13 @@
 //! the Schema Registry. Subcommands are thin: they parse flags, read the environment
 //! (see `ledgerstream_infra::Endpoints`) and call into the library crates.
 
+mod bench;
+mod lag;
+mod process;
 mod registry;
 mod schemas;
 mod services;
+mod topics;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +40,15 @@ enum Command {
     Registry(registry::Args),
     /// Check schema evolution (the compatibility gate), register or list schemas.
     Schemas(schemas::Args),
+    /// Create the pipeline's topics, or check that they are as it needs them.
+    Topics(topics::Args),
+    /// Run the command processor: commands in, events and results out, exactly once.
+    Process(process::Args),
+    /// Measure throughput against the configured services and print the figures.
+    Bench(bench::Args),
+    /// Watch consumer-group lag (messages, seconds, trend, ETA, stalled groups):
+    /// a live view, one table (`--once`), or Prometheus metrics (`--serve`).
+    Lag(lag::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -64,6 +77,10 @@ fn run() -> anyhow::Result<()> {
             Command::Services(args) => services::run(args).await,
             Command::Registry(args) => registry::run(args).await,
             Command::Schemas(args) => schemas::run(args).await,
+            Command::Topics(args) => topics::run(args).await,
+            Command::Lag(args) => lag::run(args).await,
+            Command::Process(args) => process::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

@@ -23,7 +23,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 ledgerstream_bin() {
   local dir=$LS_PROFILE
   [ "$dir" = dev ] && dir=debug
-  printf '%s/target/%s/ledgerstream' "${CARGO_TARGET_DIR:-$LS_ROOT/target}" "$dir"
+  printf '%s/%s/ledgerstream' "${CARGO_TARGET_DIR:-$LS_ROOT/target}" "$dir"
 }
 
 # Installs the Debian packages among "$@" that are not installed yet.

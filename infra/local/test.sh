@@ -16,10 +16,14 @@ apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3 python
 "$here/stack.sh" install
 cargo fmt --all --check || die "the code is not formatted; run: cargo fmt --all"
 cargo build --workspace --all-targets --locked
+# The schema evolution gate, on the repo's schemas.
+"$(ledgerstream_bin)" schemas check
 
 record=$LS_HOME/started-by-test
 rm -f "$record"
 trap '"$here/stack.sh" down --recorded "$record"' EXIT
 "$here/stack.sh" up --record "$record"
 
+# ... and against what the registry holds.
+"$(ledgerstream_bin)" schemas check --registry
 cargo test --workspace --locked --no-fail-fast

@@ -2,3 +2,8 @@
 //! projections that turn `account-events` into read models.
 
 pub mod domain;
+pub mod lag;
+pub mod processor;
+pub mod store;
+pub mod topics;
+pub mod wire;

@@ -57,7 +57,7 @@ impl CommandBody {
 }
 
 /// The kind of account; it decides the withdrawal fee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AccountType {
     Checking,
     Savings,

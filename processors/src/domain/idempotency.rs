@@ -11,7 +11,7 @@ use super::CommandId;
 /// repetition would write the log twice. A rejected command left nothing behind and
 /// is simply decided again. The window is rebuilt from the events when the state is
 /// replayed, so it survives restarts as long as the size stays the same.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecentCommands {
     capacity: usize,
     order: VecDeque<CommandId>,

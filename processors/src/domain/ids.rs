@@ -7,7 +7,9 @@ use std::fmt;
 use uuid::Uuid;
 
 /// An account, the aggregate's identity and the Kafka key of every account topic.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct AccountId(String);
 
 impl AccountId {
@@ -27,7 +29,9 @@ impl fmt::Display for AccountId {
 }
 
 /// The customer who owns accounts.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct OwnerId(String);
 
 impl OwnerId {
@@ -47,7 +51,9 @@ impl fmt::Display for OwnerId {
 }
 
 /// A command's idempotency key: the same id sent twice is applied once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct CommandId(pub Uuid);
 
 impl fmt::Display for CommandId {
@@ -57,7 +63,9 @@ impl fmt::Display for CommandId {
 }
 
 /// Identifies both legs of one transfer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct TransferId(pub Uuid);
 
 impl fmt::Display for TransferId {

@@ -12,7 +12,9 @@ use super::Rejection;
 ///
 /// Not validated: no rule reads more than equality, and the reason codes have no
 /// code for an unknown currency.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Currency(String);
 
 impl Currency {

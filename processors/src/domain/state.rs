@@ -11,7 +11,7 @@ use super::{
 pub const DEFAULT_IDEMPOTENCY_WINDOW: usize = 1_000;
 
 /// One account as its events tell it: not opened yet (version 0), open, or closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountState {
     pub(super) version: u64,
     pub(super) account: Option<Account>,
@@ -70,7 +70,7 @@ impl Default for AccountState {
 }
 
 /// An opened account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub(super) id: AccountId,
     pub(super) owner_id: OwnerId,
@@ -128,7 +128,7 @@ impl Account {
 /// There is no `Inactive`: no command or event makes an account inactive yet.
 /// When one does (a freeze, say), it becomes a status here and decisions answer
 /// [`Rejection::AccountInactive`](super::Rejection::AccountInactive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AccountStatus {
     /// Accepts every command the rules allow.
     Open,
@@ -141,7 +141,7 @@ pub enum AccountStatus {
 /// Every transfer an account took part in stays here for the account's lifetime:
 /// the source never learns that a credit succeeded, so it cannot tell when a
 /// refund is no longer possible. That costs one small entry per transfer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TransferLeg {
     /// This account was debited; the amount and fee are owed back if the credit leg
     /// is rejected.

@@ -73,20 +73,21 @@ impl Codec {
         }
     }
 
-    /// A codec that writes every record of `kinds` with its latest embedded schema,
-    /// under the id `client`'s registry has for it (registering it first with
-    /// [`Setup::Register`]), and reads any version the registry knows.
+    /// A codec that writes every record of each kind, on the topic given with it,
+    /// with its latest embedded schema, under the id `client`'s registry has for its
+    /// subject (`<topic>-<record>`; registering it first with [`Setup::Register`]),
+    /// and reads any version the registry knows.
     pub async fn connect(
         client: &RegistryClient,
-        kinds: &[Kind],
+        topics: &[(Kind, &str)],
         setup: Setup,
     ) -> Result<Self, SetupError> {
         let mut codec = Self::new(client.config().cache_capacity);
-        for subject in catalog::subjects()?
-            .into_iter()
-            .filter(|s| kinds.contains(&s.kind))
-        {
-            let name = subject.name();
+        for subject in catalog::subjects()? {
+            let Some((_, topic)) = topics.iter().find(|(kind, _)| *kind == subject.kind) else {
+                continue;
+            };
+            let name = catalog::subject_name(topic, &subject.full_name);
             let registry = |source: RegistryError| {
                 let hint = match source.error_code() {
                     Some(40401 | 40403) => NOT_REGISTERED_HINT,

@@ -1,0 +1,347 @@
+//! `ledgerstream bench process`: commands per second through the processor's full
+//! path on the configured broker, side by side with a raw consume→produce loop over
+//! the same records on the same broker, and the CPU time each costs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_processors::processor::{Decoder, Health, Metrics, Processor, ProcessorConfig};
+use ledgerstream_processors::topics::{self, Admin, TopicNames, TopicsConfig};
+use ledgerstream_producers::commands;
+use ledgerstream_schemas::catalog::Kind;
+use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::codec::{Codec, Setup};
+use ledgerstream_schemas::records::{AccountType, CommandRecord};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Message};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// The command processor against the raw consume→produce rate of the broker.
+    Process {
+        /// Commands to process (deposits over --accounts accounts).
+        #[arg(long, value_name = "N", default_value_t = 50_000)]
+        commands: usize,
+        /// Accounts the commands spread over.
+        #[arg(long, value_name = "N", default_value_t = 1_000)]
+        accounts: usize,
+        /// Partitions of the benchmark's topics.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        partitions: i32,
+        /// Commands per processor batch.
+        #[arg(long, value_name = "N", default_value_t = 2_000)]
+        batch_commands: usize,
+    },
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    match args.what {
+        What::Process {
+            commands,
+            accounts,
+            partitions,
+            batch_commands,
+        } => process(commands, accounts, partitions, batch_commands).await,
+    }
+}
+
+async fn process(
+    count: usize,
+    accounts: usize,
+    partitions: i32,
+    batch_commands: usize,
+) -> anyhow::Result<()> {
+    let endpoints = Endpoints::from_env();
+    probe::probe(&endpoints.broker).await?;
+    let brokers = endpoints.broker.address.clone();
+    let suffix = format!("-bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let names = TopicNames::with_suffix(&suffix);
+    let admin = Admin::connect(&brokers)?;
+    let layout = TopicsConfig {
+        partitions,
+        ..TopicsConfig::default()
+    };
+    topics::create(&admin, &layout.specs_named(&names)?)
+        .await?
+        .into_result()?;
+    let scratch = format!("bench-raw{suffix}");
+    let scratch_spec = TopicsConfig {
+        partitions,
+        ..TopicsConfig::default()
+    }
+    .specs_named(&TopicNames::with_suffix(&format!("-raw{suffix}")))?;
+    topics::create(&admin, &scratch_spec).await?;
+    let scratch = scratch_spec.first().map_or(scratch, |s| s.name.clone());
+
+    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let all = [
+        (Kind::Commands, names.commands.as_str()),
+        (Kind::Events, names.events.as_str()),
+        (Kind::Results, names.results.as_str()),
+    ];
+    let codec = Arc::new(
+        Codec::connect(&registry, &all, Setup::Register)
+            .await
+            .context("registering the schemas")?,
+    );
+
+    eprintln!(
+        "writing {accounts} opens and {count} deposits to {} ...",
+        names.commands
+    );
+    let mut records: Vec<CommandRecord> = (0..accounts)
+        .map(|i| {
+            commands::open_account(
+                &format!("bench-{i}"),
+                &format!("owner-{i}"),
+                AccountType::Checking,
+                1_000_00,
+                "USD",
+            )
+        })
+        .collect();
+    records.extend(
+        (0..count).map(|i| commands::deposit(&format!("bench-{}", i % accounts), 1_00, "USD")),
+    );
+    let total = records.len();
+    let (started, cpu) = (Instant::now(), cpu_time());
+    let payload_bytes = {
+        let codec = Arc::clone(&codec);
+        let (brokers, topic) = (brokers.clone(), names.commands.clone());
+        tokio::task::spawn_blocking(move || produce_all(&brokers, &topic, &codec, &records))
+            .await??
+    };
+    let produced = Run {
+        records: total,
+        wall: started.elapsed(),
+        cpu: cpu_time().saturating_sub(cpu),
+    };
+
+    eprintln!("raw consume→produce of the same {total} records ...");
+    let raw = {
+        let (brokers, from, to) = (brokers.clone(), names.commands.clone(), scratch.clone());
+        tokio::task::spawn_blocking(move || raw_copy(&brokers, &from, &to, total)).await??
+    };
+
+    eprintln!("processor (idempotent mode) ...");
+    let state = std::env::temp_dir().join(format!("ledgerstream{suffix}"));
+    let mut config = ProcessorConfig::new(brokers.clone());
+    config.topic_suffix = suffix.clone();
+    config.group = format!("processor{suffix}");
+    config.state_dir = state.clone();
+    config.batch_commands = batch_commands;
+    config.listen = "127.0.0.1:0".parse()?;
+    let decoder = Decoder {
+        codec,
+        registry,
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let processing = {
+        let (config, decoder, stop) = (config.clone(), decoder.clone(), Arc::clone(&stop));
+        tokio::task::spawn_blocking(move || {
+            Processor::start(
+                config,
+                decoder,
+                Metrics::new(),
+                Arc::new(Health::default()),
+                stop,
+            )?
+            .run()
+        })
+    };
+    let processed = {
+        let (brokers, results) = (brokers.clone(), names.results.clone());
+        tokio::task::spawn_blocking(move || {
+            measure_until_done(&brokers, &results, partitions, total)
+        })
+        .await?
+    };
+    stop.store(true, Ordering::Release);
+    processing.await??;
+    let _ = std::fs::remove_dir_all(&state);
+    let processed = processed?;
+
+    let share = 100.0 * processed.per_second() / raw.per_second();
+    println!("broker        {brokers} (partitions {partitions}, topics *{suffix})");
+    println!("records       {total} commands, {payload_bytes} bytes on average");
+    println!(
+        "produce only  {:>9.0} records/s  {:>6.1} µs CPU per record   (encode + produce + flush)",
+        produced.per_second(),
+        produced.cpu_micros_per_record()
+    );
+    println!(
+        "raw           {:>9.0} records/s  {:>6.1} µs CPU per record   (consume + produce + flush, no decoding)",
+        raw.per_second(),
+        raw.cpu_micros_per_record()
+    );
+    println!(
+        "processor     {:>9.0} commands/s {:>6.1} µs CPU per command  ({share:.0} % of raw; decode, decide, events + results, commit, store)",
+        processed.per_second(),
+        processed.cpu_micros_per_record()
+    );
+    if processed.records < total {
+        bail!(
+            "only {} of {total} commands were processed",
+            processed.records
+        );
+    }
+    Ok(())
+}
+
+/// A timed run: records, wall time, CPU time of this process.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    records: usize,
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Run {
+    fn per_second(&self) -> f64 {
+        self.records as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    fn cpu_micros_per_record(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.records.max(1) as f64
+    }
+}
+
+/// CPU time (user + system) of this process so far, from /proc/self/stat.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ") ".
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or(Vec::new(), |(_, rest)| rest.split(' ').collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn producer(brokers: &str) -> anyhow::Result<BaseProducer> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("partitioner", "murmur2_random")
+        .create()?)
+}
+
+fn send(producer: &BaseProducer, mut record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(
+                    rdkafka::types::RDKafkaErrorCode::QueueFull,
+                ),
+                back,
+            )) => {
+                producer.poll(Duration::from_millis(5));
+                record = back;
+            }
+            Err((error, _)) => return Err(error.into()),
+        }
+    }
+}
+
+fn produce_all(
+    brokers: &str,
+    topic: &str,
+    codec: &Codec,
+    records: &[CommandRecord],
+) -> anyhow::Result<usize> {
+    let producer = producer(brokers)?;
+    let mut bytes = 0;
+    for record in records {
+        let payload = codec.encode(record)?;
+        bytes += payload.len();
+        send(
+            &producer,
+            BaseRecord::to(topic)
+                .key(record.account_id().as_bytes())
+                .payload(&payload),
+        )?;
+    }
+    producer.flush(Duration::from_secs(120))?;
+    Ok(bytes / records.len().max(1))
+}
+
+fn raw_copy(brokers: &str, from: &str, to: &str, total: usize) -> anyhow::Result<Run> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("raw-{to}"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&[from])?;
+    let producer = producer(brokers)?;
+    let (started, cpu) = (Instant::now(), cpu_time());
+    let mut copied = 0;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while copied < total && Instant::now() < deadline {
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let message = message?;
+        let mut record = BaseRecord::to(to).payload(message.payload().unwrap_or_default());
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        send(&producer, record)?;
+        copied += 1;
+    }
+    producer.flush(Duration::from_secs(120))?;
+    consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync)?;
+    Ok(Run {
+        records: copied,
+        wall: started.elapsed(),
+        cpu: cpu_time().saturating_sub(cpu),
+    })
+}
+
+/// Watches the results topic's watermarks until `total` results are there.
+fn measure_until_done(
+    brokers: &str,
+    results: &str,
+    partitions: i32,
+    total: usize,
+) -> anyhow::Result<Run> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let (started, cpu) = (Instant::now(), cpu_time());
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let mut done = 0;
+        for partition in 0..partitions {
+            let (_, high) =
+                consumer.fetch_watermarks(results, partition, Duration::from_secs(10))?;
+            done += high as usize;
+        }
+        if done >= total || Instant::now() > deadline {
+            return Ok(Run {
+                records: done.min(total),
+                wall: started.elapsed(),
+                cpu: cpu_time().saturating_sub(cpu),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,170 @@
+//! `ledgerstream process`: the command processor.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_processors::processor::{
+    Decoder, Health, Metrics, Mode, ProcessError, Processor, ProcessorConfig, serve,
+};
+use ledgerstream_processors::topics::{self, Admin, TopicsConfig};
+use ledgerstream_schemas::catalog::Kind;
+use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::codec::{Codec, Setup};
+use tracing::{error, info, warn};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Exactly-once strategy: `idempotent` works on any broker (and is what tansu
+    /// supports); `transactional` needs a broker with Kafka transactions.
+    #[arg(long, value_enum, default_value = "idempotent")]
+    mode: Mode,
+    /// Close a batch after this many commands ...
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    batch_commands: usize,
+    /// ... or this many milliseconds after its first command.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    batch_millis: u64,
+    /// Folder of the per-partition state stores.
+    #[arg(long, value_name = "DIR", default_value = ".ledgerstream/state")]
+    state_dir: PathBuf,
+    /// Where /metrics and /health are served (0.0.0.0:9601 in a container).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9601")]
+    listen: SocketAddr,
+    /// Consumer group shared by every processor of this pipeline.
+    #[arg(long, default_value = "ledgerstream-processor")]
+    group: String,
+    /// How many recent command ids each account remembers for deduplication.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    idempotency_window: usize,
+    /// Transactional id prefix (transactional mode).
+    #[arg(long, default_value = "ledgerstream-processor")]
+    transactional_id: String,
+    /// Appended to every topic name, to run several pipelines on one cluster.
+    #[arg(long, value_name = "SUFFIX", default_value = "")]
+    topic_suffix: String,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let endpoints = Endpoints::from_env();
+    let mut config = ProcessorConfig::new(endpoints.broker.address.clone());
+    config.mode = args.mode;
+    config.batch_commands = args.batch_commands;
+    config.batch_millis = args.batch_millis;
+    config.state_dir = args.state_dir;
+    config.listen = args.listen;
+    config.group = args.group;
+    config.idempotency_window = args.idempotency_window;
+    config.transactional_id = args.transactional_id;
+    config.topic_suffix = args.topic_suffix;
+    config.validate()?;
+
+    probe::probe(&endpoints.broker).await?;
+    let admin = Admin::connect(&config.brokers)?;
+    let names = config.topics();
+    // Any partition count works, as long as commands, events and results share it:
+    // the commands topic sets it.
+    let defaults = TopicsConfig::default();
+    let found = admin.describe(&defaults.specs_named(&names)?).await?;
+    let partitions = found
+        .get(&names.commands)
+        .map_or(defaults.partitions, |t| t.partitions);
+    let layout = TopicsConfig {
+        partitions,
+        ..defaults
+    };
+    topics::check(&admin, &layout.specs_named(&names)?)
+        .await
+        .context(
+            "the topics are not as the processor needs them; run `ledgerstream topics create`",
+        )?;
+    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    // Processors only read the registry: the schemas must be registered already.
+    let written = [
+        (Kind::Commands, names.commands.as_str()),
+        (Kind::Events, names.events.as_str()),
+        (Kind::Results, names.results.as_str()),
+    ];
+    let codec = Codec::connect(&registry, &written, Setup::LookUp)
+        .await
+        .context("looking up the schemas the processor writes")?;
+    let decoder = Decoder {
+        codec: Arc::new(codec),
+        registry,
+        runtime: tokio::runtime::Handle::current(),
+    };
+
+    let metrics = Metrics::new();
+    let health = Arc::new(Health::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        config.listen,
+        metrics.clone(),
+        Arc::clone(&health),
+        async {
+            let _ = stopped_rx.await;
+        },
+    ));
+    tokio::spawn(stop_on_signal(Arc::clone(&stop)));
+    info!(listen = %config.listen, mode = ?config.mode, group = %config.group, "processor starting");
+
+    let outcome = loop {
+        let attempt = {
+            let (config, decoder, metrics, health, stop) = (
+                config.clone(),
+                decoder.clone(),
+                metrics.clone(),
+                Arc::clone(&health),
+                Arc::clone(&stop),
+            );
+            tokio::task::spawn_blocking(move || {
+                Processor::start(config, decoder, metrics, health, stop)?.run()
+            })
+            .await?
+        };
+        match attempt {
+            Ok(()) => break Ok(()),
+            Err(error) if error.is_restartable() && !stop.load(Ordering::Acquire) => {
+                warn!(%error, "processor failed; starting it again in 2 s");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) => break Err(error),
+        }
+    };
+    let _ = stopped_tx.send(());
+    if let Ok(Err(error)) = server.await {
+        error!(%error, "metrics endpoint failed");
+    }
+    outcome.map_err(|error: ProcessError| anyhow::anyhow!(error))
+}
+
+/// Sets `stop` on Ctrl-C or SIGTERM; the loop then finishes its batch and leaves
+/// the group.
+async fn stop_on_signal(stop: Arc<AtomicBool>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    stop.store(true, Ordering::Release);
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    info!("stopping: finishing the open batch");
+    stop.store(true, Ordering::Release);
+}

@@ -1,0 +1,198 @@
+//! The processor's settings: one struct, every field documented, validated at
+//! start with an error that names the field.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How events, results and offsets reach Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Idempotent producer and no transactions, for brokers without them (tansu 0.6):
+    /// the state is caught up from the events and results partitions before any
+    /// command is processed, and command ids and deterministic event ids keep a
+    /// re-processed command from writing anything twice.
+    Idempotent,
+    /// Events, results, follow-up commands and the consumed offsets in one Kafka
+    /// transaction per batch; downstream reads `read_committed`.
+    Transactional,
+}
+
+/// Settings of `ledgerstream process`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorConfig {
+    /// Bootstrap servers of the Kafka cluster.
+    pub brokers: String,
+    /// Consumer group of the processors; every instance of one pipeline shares it.
+    #[serde(default = "defaults::group")]
+    pub group: String,
+    /// Exactly-once strategy.
+    #[serde(default = "defaults::mode")]
+    pub mode: Mode,
+    /// A batch is closed after this many commands ...
+    #[serde(default = "defaults::batch_commands")]
+    pub batch_commands: usize,
+    /// ... or this many milliseconds after its first command, whichever comes first.
+    #[serde(default = "defaults::batch_millis")]
+    pub batch_millis: u64,
+    /// Folder of the local state stores, one per assigned partition.
+    #[serde(default = "defaults::state_dir")]
+    pub state_dir: PathBuf,
+    /// How many recent command ids each account remembers for deduplication.
+    #[serde(default = "defaults::idempotency_window")]
+    pub idempotency_window: usize,
+    /// Where `/metrics` and `/health` are served.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// Prefix of the transactional id (transactional mode); the instance appends
+    /// its own suffix so that a restarted instance fences its predecessor.
+    #[serde(default = "defaults::transactional_id")]
+    pub transactional_id: String,
+    /// How long a Kafka flush, commit or transaction step may take.
+    #[serde(default = "defaults::kafka_timeout_millis")]
+    pub kafka_timeout_millis: u64,
+    /// Appended to every topic name (`account-commands<suffix>`, ...): several
+    /// pipelines on one cluster. Empty for the standard names.
+    #[serde(default)]
+    pub topic_suffix: String,
+}
+
+mod defaults {
+    use super::*;
+
+    pub fn group() -> String {
+        "ledgerstream-processor".to_owned()
+    }
+    pub fn mode() -> Mode {
+        Mode::Idempotent
+    }
+    pub fn batch_commands() -> usize {
+        500
+    }
+    pub fn batch_millis() -> u64 {
+        50
+    }
+    pub fn state_dir() -> PathBuf {
+        PathBuf::from(".ledgerstream/state")
+    }
+    pub fn idempotency_window() -> usize {
+        crate::domain::DEFAULT_IDEMPOTENCY_WINDOW
+    }
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 9601))
+    }
+    pub fn transactional_id() -> String {
+        "ledgerstream-processor".to_owned()
+    }
+    pub fn kafka_timeout_millis() -> u64 {
+        10_000
+    }
+}
+
+/// A setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("processor setting {field}: {problem}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl ProcessorConfig {
+    /// Every setting at its default, for `brokers`.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            group: defaults::group(),
+            mode: defaults::mode(),
+            batch_commands: defaults::batch_commands(),
+            batch_millis: defaults::batch_millis(),
+            state_dir: defaults::state_dir(),
+            idempotency_window: defaults::idempotency_window(),
+            listen: defaults::listen(),
+            transactional_id: defaults::transactional_id(),
+            kafka_timeout_millis: defaults::kafka_timeout_millis(),
+            topic_suffix: String::new(),
+        }
+    }
+
+    /// The topics this processor reads and writes.
+    pub fn topics(&self) -> crate::topics::TopicNames {
+        crate::topics::TopicNames::with_suffix(&self.topic_suffix)
+    }
+
+    /// Checks the settings, naming the first one that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problem = |field, problem: &str| {
+            Err(ConfigError {
+                field,
+                problem: problem.to_owned(),
+            })
+        };
+        if self.brokers.trim().is_empty() {
+            return problem("brokers", "no bootstrap servers given");
+        }
+        if self.group.trim().is_empty() {
+            return problem("group", "the consumer group needs a name");
+        }
+        if self.batch_commands == 0 {
+            return problem("batch_commands", "a batch holds at least one command");
+        }
+        if self.batch_millis == 0 {
+            return problem("batch_millis", "must be above 0");
+        }
+        if self.kafka_timeout_millis < 1_000 {
+            return problem(
+                "kafka_timeout_millis",
+                "below 1000 ms Kafka steps time out spuriously",
+            );
+        }
+        if self.mode == Mode::Transactional && self.transactional_id.trim().is_empty() {
+            return problem(
+                "transactional_id",
+                "transactional mode needs a transactional id",
+            );
+        }
+        Ok(())
+    }
+
+    /// The Kafka timeout as a duration.
+    pub fn kafka_timeout(&self) -> Duration {
+        Duration::from_millis(self.kafka_timeout_millis)
+    }
+
+    /// The batch time limit as a duration.
+    pub fn batch_time(&self) -> Duration {
+        Duration::from_millis(self.batch_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(ProcessorConfig::new("127.0.0.1:9092").validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_setting_names_its_field() {
+        let mut config = ProcessorConfig::new("127.0.0.1:9092");
+        config.batch_commands = 0;
+        assert_eq!(config.validate().unwrap_err().field, "batch_commands");
+        let mut config = ProcessorConfig::new(" ");
+        config.batch_commands = 0;
+        assert_eq!(config.validate().unwrap_err().field, "brokers");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let error = serde_json::from_str::<ProcessorConfig>(r#"{"brokers":"b","batch_size":3}"#)
+            .unwrap_err();
+        assert!(error.to_string().contains("batch_size"), "{error}");
+    }
+}

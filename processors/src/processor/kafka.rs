@@ -1,0 +1,222 @@
+//! Kafka clients of the processor: the commands consumer (with its rebalance
+//! hooks), the producer (with delivery tracking), and plain assign-only consumers
+//! for reading partitions back.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::Message;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
+use tracing::{info, warn};
+
+use super::config::{Mode, ProcessorConfig};
+
+/// A change of assignment, as seen by the rebalance callbacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
+}
+
+/// What the rebalance callbacks share with the processing loop. They run inside
+/// `poll`, on the loop's own thread, so the locks are never contended.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Assignment changes not yet handled by the loop.
+    pub changes: Mutex<Vec<Assignment>>,
+    /// Whether a transaction is open (transactional mode).
+    pub transaction_open: AtomicBool,
+}
+
+/// The commands consumer's context. On revoke it flushes the producer (and aborts
+/// an open transaction), so that the partition's next owner, which restores from
+/// the log, sees every record this instance wrote; the commands of the open batch
+/// are then processed again by that owner, and repeat their recorded outcome. On
+/// assign it pauses the new partitions until their state is restored.
+pub struct CommandsContext {
+    pub shared: Arc<Shared>,
+    pub producer: Arc<BaseProducer<DeliveryTracker>>,
+    pub timeout: Duration,
+}
+
+impl ClientContext for CommandsContext {}
+
+impl ConsumerContext for CommandsContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(list) = rebalance else {
+            return;
+        };
+        let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+        if self.shared.transaction_open.swap(false, Ordering::AcqRel) {
+            if let Err(error) = self.producer.abort_transaction(self.timeout) {
+                warn!(?partitions, %error, "aborting the open transaction on revoke failed");
+            }
+        } else if let Err(error) = self.producer.flush(self.timeout) {
+            warn!(?partitions, %error, "flush on revoke failed");
+        }
+        info!(?partitions, "partitions revoked");
+        lock(&self.shared.changes).push(Assignment::Revoked(partitions));
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Assign(list) = rebalance else {
+            return;
+        };
+        let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+        // Nothing is processed before the partition's state has seen every event.
+        if let Err(error) = consumer.pause(list) {
+            warn!(?partitions, %error, "pausing new partitions failed");
+        }
+        info!(?partitions, "partitions assigned; restoring their state");
+        lock(&self.shared.changes).push(Assignment::Assigned(partitions));
+    }
+}
+
+/// Locks `mutex`, also after a panic elsewhere (the data stays consistent: every
+/// critical section here is a single push or take).
+pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Where each produced record landed, by the slot it was sent with.
+#[derive(Debug, Default)]
+pub struct DeliveryTracker {
+    slots: Mutex<Vec<Delivery>>,
+}
+
+/// The fate of one produced record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Pending,
+    Delivered { partition: i32, offset: i64 },
+    Failed(String),
+}
+
+impl DeliveryTracker {
+    /// A new slot to send a record with.
+    pub fn slot(&self) -> usize {
+        let mut slots = lock(&self.slots);
+        slots.push(Delivery::Pending);
+        slots.len() - 1
+    }
+
+    /// Takes every slot's outcome and starts over.
+    pub fn take(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *lock(&self.slots))
+    }
+}
+
+impl ClientContext for DeliveryTracker {}
+
+impl ProducerContext for DeliveryTracker {
+    type DeliveryOpaque = Box<usize>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: Self::DeliveryOpaque) {
+        let outcome = match result {
+            Ok(message) => Delivery::Delivered {
+                partition: message.partition(),
+                offset: message.offset(),
+            },
+            Err((error, _)) => Delivery::Failed(error.to_string()),
+        };
+        let mut slots = lock(&self.slots);
+        if let Some(entry) = slots.get_mut(*slot) {
+            *entry = outcome;
+        }
+    }
+}
+
+fn common(config: &ProcessorConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.brokers);
+    client
+}
+
+/// The producer of events, results, follow-ups and dead letters.
+pub fn producer(
+    config: &ProcessorConfig,
+    instance: &str,
+) -> Result<BaseProducer<DeliveryTracker>, KafkaError> {
+    let mut client = common(config);
+    client
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        // Follow-up commands are keyed by account id: partition them like Java
+        // clients do, so that every producer of commands agrees on the partition.
+        .set("partitioner", "murmur2_random")
+        .set(
+            "message.timeout.ms",
+            config.kafka_timeout_millis.to_string(),
+        );
+    if config.mode == Mode::Transactional {
+        client
+            .set(
+                "transactional.id",
+                format!("{}-{instance}", config.transactional_id),
+            )
+            .set("transaction.timeout.ms", "60000");
+    }
+    client.create_with_context(DeliveryTracker::default())
+}
+
+/// The commands consumer, in the processors' group.
+pub fn commands_consumer(
+    config: &ProcessorConfig,
+    context: CommandsContext,
+) -> Result<BaseConsumer<CommandsContext>, KafkaError> {
+    common(config)
+        .set("group.id", &config.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "2000")
+        .set("partition.assignment.strategy", "range")
+        .create_with_context(context)
+}
+
+/// The context of readers: reaching the end of a partition is what they wait for,
+/// not an error to log.
+#[derive(Debug, Default)]
+pub struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let eof = matches!(
+            error,
+            KafkaError::PartitionEOF(_)
+                | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        );
+        if !eof {
+            warn!(%error, reason, "kafka reader error");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
+/// A consumer that reads partitions back by assignment, outside any group; it
+/// reports reaching the end of each partition.
+pub type Reader = BaseConsumer<ReaderContext>;
+
+/// A new [`Reader`].
+pub fn reader(brokers: &str) -> Result<Reader, KafkaError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "ledgerstream-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .create_with_context(ReaderContext)
+}

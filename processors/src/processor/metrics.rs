@@ -1,0 +1,130 @@
+//! Every metric of the command processor, defined once. Labels are low-cardinality:
+//! command type, outcome, reason code, partition — never an account id.
+
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+
+/// The processor's metrics, registered in their own registry.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// Commands decided, by `command` type and `outcome` (accepted, rejected, repeated).
+    pub commands: IntCounterVec,
+    /// Rejections by `reason` code.
+    pub rejections: IntCounterVec,
+    /// Records sent to the dead-letter topic, by error `class`.
+    pub dead_letters: IntCounterVec,
+    /// Commands per batch.
+    pub batch_size: HistogramVec,
+    /// Seconds from a batch's close to its offsets being committed, by `mode`.
+    pub commit_seconds: HistogramVec,
+    /// Bytes of the local state store, by `partition`.
+    pub store_bytes: IntGaugeVec,
+    /// Events folded into the state while restoring, by `partition`.
+    pub restored_events: IntGaugeVec,
+    /// Events still to fold before the partition is ready, by `partition`.
+    pub restore_remaining: IntGaugeVec,
+    /// Partitions assigned and ready to process.
+    pub ready_partitions: IntGauge,
+    /// Batches rewound after a failed write (their commands are processed again).
+    pub rewinds: IntCounter,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("registered once");
+            metric
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("registered once");
+            metric
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
+            let opts = HistogramOpts::new(name, help).buckets(buckets);
+            let metric = HistogramVec::new(opts, labels).expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("registered once");
+            metric
+        };
+        let ready_partitions = IntGauge::new(
+            "ledgerstream_processor_ready_partitions",
+            "Partitions ready to process",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(ready_partitions.clone()))
+            .expect("registered once");
+        let rewinds = IntCounter::new(
+            "ledgerstream_processor_rewinds_total",
+            "Batches rewound after a failed write; their commands are processed again",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(rewinds.clone()))
+            .expect("registered once");
+        Self {
+            commands: counter(
+                "ledgerstream_processor_commands_total",
+                "Commands decided, by type and outcome",
+                &["command", "outcome"],
+            ),
+            rejections: counter(
+                "ledgerstream_processor_rejections_total",
+                "Commands rejected, by reason code",
+                &["reason"],
+            ),
+            dead_letters: counter(
+                "ledgerstream_dead_letters_total",
+                "Records sent to the dead-letter topic, by error class",
+                &["source", "class"],
+            ),
+            batch_size: histogram(
+                "ledgerstream_processor_batch_commands",
+                "Commands per batch",
+                &[],
+                vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0],
+            ),
+            commit_seconds: histogram(
+                "ledgerstream_processor_commit_seconds",
+                "Seconds from closing a batch to its offsets being committed",
+                &["mode"],
+                prometheus::exponential_buckets(0.001, 2.0, 14).expect("valid buckets"),
+            ),
+            store_bytes: gauge(
+                "ledgerstream_processor_store_bytes",
+                "Approximate bytes of the local state store",
+                &["partition"],
+            ),
+            restored_events: gauge(
+                "ledgerstream_processor_restored_events",
+                "Events folded into the state store while restoring",
+                &["partition"],
+            ),
+            restore_remaining: gauge(
+                "ledgerstream_processor_restore_remaining_events",
+                "Events still to fold before the partition is ready",
+                &["partition"],
+            ),
+            ready_partitions,
+            rewinds,
+            registry,
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,136 @@
+//! One assigned partition: its store, the account states in memory, and what a
+//! re-delivered command must repeat instead of deciding again.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use ledgerstream_schemas::records::ResultRecord;
+
+use crate::domain::{AccountEvent, AccountState};
+use crate::store::{Checkpoint, PartitionStore, StoreError};
+
+/// Headers the processor puts on every event and result it writes.
+pub mod headers {
+    /// The offset, in `account-commands`, of the command that caused the record.
+    pub const COMMAND_OFFSET: &str = "ledgerstream.command.offset";
+    /// The record name of that command (e.g. `CreditTransfer`).
+    pub const COMMAND: &str = "ledgerstream.command";
+}
+
+/// A partition whose state has seen every event of its events partition.
+#[derive(Debug)]
+pub struct Partition {
+    pub id: i32,
+    store: PartitionStore,
+    window: usize,
+    accounts: HashMap<String, AccountState>,
+    dirty: HashSet<String>,
+    /// Results already written for commands not committed yet, by command id: a
+    /// re-delivered command repeats its result instead of being decided again.
+    pub decisions: HashMap<String, ResultRecord>,
+    /// `CreditTransfer`s this partition rejected (and refunded), by command id, with
+    /// the reason code and message: the same credit arriving again is rejected
+    /// again, never applied after its refund.
+    pub rejected_credits: HashMap<String, (String, String)>,
+    /// The last durable checkpoint.
+    pub checkpoint: Checkpoint,
+    /// Next offsets of the events and results partitions, as far as written.
+    pub events_end: i64,
+    pub results_end: i64,
+}
+
+impl Partition {
+    /// Opens (or creates) the partition's store under `dir`; a store that cannot be
+    /// read is wiped, to be rebuilt from the log.
+    pub fn open(dir: &Path, id: i32, window: usize) -> Result<(Self, Checkpoint), StoreError> {
+        let store = match PartitionStore::open(dir, id) {
+            Ok(store) => store,
+            Err(error) if error.needs_rebuild() => {
+                tracing::warn!(partition = id, %error, "state store unreadable; rebuilding it from the event log");
+                PartitionStore::wipe(dir, id)?;
+                PartitionStore::open(dir, id)?
+            }
+            Err(error) => return Err(error),
+        };
+        let checkpoint = match store.checkpoint() {
+            Ok(Some(checkpoint)) => checkpoint,
+            Ok(None) => {
+                store.clear()?;
+                Checkpoint::START
+            }
+            Err(error) if error.needs_rebuild() => {
+                tracing::warn!(partition = id, %error, "state store unreadable; rebuilding it from the event log");
+                store.clear()?;
+                Checkpoint::START
+            }
+            Err(error) => return Err(error),
+        };
+        let partition = Self {
+            id,
+            store,
+            window,
+            accounts: HashMap::new(),
+            dirty: HashSet::new(),
+            decisions: HashMap::new(),
+            rejected_credits: HashMap::new(),
+            checkpoint,
+            events_end: checkpoint.events_offset(),
+            results_end: checkpoint.results_offset(),
+        };
+        Ok((partition, checkpoint))
+    }
+
+    /// The account's state: from memory, else from the store, else a new one.
+    pub fn account(&mut self, id: &str) -> Result<&mut AccountState, StoreError> {
+        if !self.accounts.contains_key(id) {
+            let state = self
+                .store
+                .get_account(id)?
+                .unwrap_or_else(|| AccountState::new(self.window));
+            self.accounts.insert(id.to_owned(), state);
+        }
+        Ok(self.accounts.get_mut(id).expect("inserted above"))
+    }
+
+    /// Folds an event into its account's state.
+    pub fn apply(&mut self, event: &AccountEvent) -> Result<(), StoreError> {
+        let id = event.metadata.account_id.as_str().to_owned();
+        self.account(&id)?.apply(event);
+        self.dirty.insert(id);
+        Ok(())
+    }
+
+    /// Writes the changed accounts and the checkpoint at `events_end` and
+    /// `results_end`, durably.
+    pub fn persist(&mut self) -> Result<(), StoreError> {
+        let checkpoint = Checkpoint::new(self.events_end, self.results_end).map_err(|source| {
+            StoreError::CheckpointRefused {
+                partition: self.id,
+                source,
+            }
+        })?;
+        let changed = self
+            .dirty
+            .iter()
+            .filter_map(|id| self.accounts.get(id).map(|state| (id.as_str(), state)));
+        self.store.write_batch(changed, checkpoint)?;
+        self.dirty.clear();
+        self.checkpoint = checkpoint;
+        Ok(())
+    }
+
+    /// Approximate bytes of the store, for the gauge.
+    pub fn store_bytes(&self) -> u64 {
+        self.store.approximate_size_bytes()
+    }
+
+    /// Keeps memory bounded: forgets clean account states beyond `max` (they are in
+    /// the store).
+    pub fn trim(&mut self, max: usize) {
+        if self.accounts.len() <= max {
+            return;
+        }
+        let dirty = &self.dirty;
+        self.accounts.retain(|id, _| dirty.contains(id));
+    }
+}

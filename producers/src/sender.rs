@@ -1,0 +1,92 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledgerstream_schemas::catalog::Kind;
+use ledgerstream_schemas::client::RegistryClient;
+use ledgerstream_schemas::codec::{Codec, EncodeError, Setup, SetupError};
+use ledgerstream_schemas::records::CommandRecord;
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// Where a command landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Why a command was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The schemas could not be registered or looked up.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// Kafka did not take the command (after the producer's own retries).
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+}
+
+/// Sends commands; cheap to clone.
+#[derive(Clone)]
+pub struct CommandSender {
+    producer: FutureProducer,
+    codec: Arc<Codec>,
+    topic: String,
+}
+
+impl std::fmt::Debug for CommandSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandSender")
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+impl CommandSender {
+    /// A sender to `topic` on `brokers`; `setup` says whether the command schemas are
+    /// registered at start (the default for producers) or only looked up.
+    pub async fn connect(
+        brokers: &str,
+        registry: &RegistryClient,
+        topic: &str,
+        setup: Setup,
+    ) -> Result<Self, SendError> {
+        let codec = Codec::connect(registry, &[(Kind::Commands, topic)], setup).await?;
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("partitioner", "murmur2_random")
+            .create()?;
+        Ok(Self {
+            producer,
+            codec: Arc::new(codec),
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Sends one command, keyed by its account id; resolves once Kafka has it.
+    pub async fn send(&self, command: &CommandRecord) -> Result<Sent, SendError> {
+        let payload = self.codec.encode(command)?;
+        self.send_raw(command.account_id().as_bytes(), &payload)
+            .await
+    }
+
+    /// Sends bytes as they are (for tools and tests that need a malformed record).
+    pub async fn send_raw(&self, key: &[u8], payload: &[u8]) -> Result<Sent, SendError> {
+        let record = FutureRecord::to(&self.topic).key(key).payload(payload);
+        let delivery = self
+            .producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(error, _)| error)?;
+        Ok(Sent {
+            partition: delivery.partition,
+            offset: delivery.offset,
+        })
+    }
+}

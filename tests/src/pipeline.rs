@@ -1,0 +1,433 @@
+//! An isolated pipeline for one test: its own topics (the standard names plus a
+//! random suffix), its schemas registered, and `ledgerstream process` children.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ledgerstream_infra::{Endpoint, Service};
+use ledgerstream_processors::topics::{self, Admin, TopicNames, TopicsConfig};
+use ledgerstream_producers::CommandSender;
+use ledgerstream_schemas::catalog::Kind;
+use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::codec::{Codec, Setup};
+use ledgerstream_schemas::records::RecordUnion;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::{TempDir, ledgerstream_bin, require, unique_name};
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Topics, schemas and a sender for one test.
+pub struct Pipeline {
+    pub broker: Endpoint,
+    pub registry: RegistryClient,
+    pub suffix: String,
+    pub topics: TopicNames,
+    pub partitions: i32,
+    pub sender: CommandSender,
+    pub codec: Arc<Codec>,
+    pub state: TempDir,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("suffix", &self.suffix)
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// Creates the topics with `partitions` partitions and registers every schema.
+    pub async fn new(partitions: i32) -> Self {
+        let broker = require(Service::Broker).await;
+        let registry_endpoint = require(Service::Registry).await;
+        let suffix = format!("-{}", unique_name("t").trim_start_matches("t_"));
+        let names = TopicNames::with_suffix(&suffix);
+        let config = TopicsConfig {
+            partitions,
+            ..TopicsConfig::default()
+        };
+        let admin = Admin::connect(&broker.address).expect("admin client");
+        let specs = config.specs_named(&names).expect("topic specs");
+        let report = topics::create(&admin, &specs).await.expect("create topics");
+        assert!(
+            report.mismatches.is_empty(),
+            "topics: {:?}",
+            report.mismatches
+        );
+        let registry = RegistryClient::new(RegistryConfig::new(registry_endpoint.address.clone()))
+            .expect("registry client");
+        let all = [
+            (Kind::Commands, names.commands.as_str()),
+            (Kind::Events, names.events.as_str()),
+            (Kind::Results, names.results.as_str()),
+        ];
+        let codec = Codec::connect(&registry, &all, Setup::Register)
+            .await
+            .expect("register schemas");
+        let sender =
+            CommandSender::connect(&broker.address, &registry, &names.commands, Setup::LookUp)
+                .await
+                .expect("command sender");
+        Self {
+            broker,
+            registry,
+            suffix,
+            topics: names,
+            partitions,
+            sender,
+            codec: Arc::new(codec),
+            state: TempDir::new("processor_state"),
+        }
+    }
+
+    /// Starts `ledgerstream process` for this pipeline (extra flags appended), and
+    /// waits until its `/health` says ready.
+    pub async fn processor(&self, name: &str, extra: &[&str]) -> ProcessorChild {
+        let mut processor = self.spawn_processor(name, extra);
+        processor.wait_ready(Duration::from_secs(60)).await;
+        processor
+    }
+
+    /// [`processor`](Self::processor) with `/metrics` and `/health` on `port`: a
+    /// fixed port, such as the one the local Prometheus scrapes (9601).
+    pub async fn processor_on_port(&self, name: &str, port: u16, extra: &[&str]) -> ProcessorChild {
+        let mut processor = self.spawn_processor_on_port(name, port, extra);
+        processor.wait_ready(Duration::from_secs(60)).await;
+        processor
+    }
+
+    /// Starts `ledgerstream process` for this pipeline without waiting for it.
+    pub fn spawn_processor(&self, name: &str, extra: &[&str]) -> ProcessorChild {
+        self.spawn_processor_on_port(name, free_port(), extra)
+    }
+
+    /// [`spawn_processor`](Self::spawn_processor) with `/metrics` and `/health` on
+    /// `port`.
+    pub fn spawn_processor_on_port(&self, name: &str, port: u16, extra: &[&str]) -> ProcessorChild {
+        let state_dir = self.state.path().join(name);
+        let log = self.state.path().join(format!("{name}.log"));
+        let log_file = std::fs::File::create(&log).expect("processor log");
+        let child = Command::new(ledgerstream_bin())
+            .arg("process")
+            .arg(format!("--topic-suffix={}", self.suffix))
+            .args(["--group", &format!("processor{}", self.suffix)])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
+            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
+            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processors=debug")
+            .env_remove("RUST_BACKTRACE")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start ledgerstream process");
+        ProcessorChild { child, port, log }
+    }
+
+    /// Every record of `topic`, all partitions, up to the end.
+    pub fn read_all(&self, topic: &str) -> Vec<Read> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.broker.address)
+            .set("group.id", "ledgerstream-test-reader")
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .create()
+            .expect("reader");
+        let mut list = TopicPartitionList::new();
+        let mut remaining = BTreeMap::new();
+        let partitions = if topic == self.topics.dead_letters {
+            3
+        } else {
+            self.partitions
+        };
+        for partition in 0..partitions {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                .expect("watermarks");
+            if high > 0 {
+                list.add_partition_offset(topic, partition, Offset::Beginning)
+                    .unwrap();
+                remaining.insert(partition, high);
+            }
+        }
+        consumer.assign(&list).expect("assign");
+        let mut records = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !remaining.is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "reading {topic}: still waiting for {remaining:?}"
+            );
+            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            let message = message.expect("read");
+            if message.offset() + 1 >= remaining.get(&message.partition()).copied().unwrap_or(0) {
+                remaining.remove(&message.partition());
+            }
+            let headers = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            let value = h.value.map(|v| String::from_utf8_lossy(v).into_owned());
+                            (h.key.to_owned(), value.unwrap_or_default())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            records.push(Read {
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message
+                    .key()
+                    .map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: message.payload().unwrap_or_default().to_vec(),
+                headers,
+            });
+        }
+        records
+    }
+
+    /// Decodes records of a topic (fetching unknown writer schemas).
+    pub async fn decode<U: RecordUnion>(&self, records: &[Read]) -> Vec<(Read, U)> {
+        let mut decoded = Vec::new();
+        for record in records {
+            let value = self
+                .codec
+                .decode_resolving::<U>(&record.payload, &self.registry)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "record at {}/{} does not decode: {e}",
+                        record.partition, record.offset
+                    )
+                });
+            decoded.push((record.clone(), value));
+        }
+        decoded
+    }
+}
+
+/// A running `ledgerstream process`; killed when dropped.
+#[derive(Debug)]
+pub struct ProcessorChild {
+    child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl ProcessorChild {
+    /// The tail of its log, for assertion messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    async fn health(&self) -> Option<(u16, String)> {
+        let response = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/health", self.port))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.unwrap_or_default()))
+    }
+
+    /// Waits until `/health` answers 200.
+    pub async fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some((200, _)) = self.health().await {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "processor exited ({status}) before it was ready; log:\n{}",
+                    self.log_tail()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "processor not ready after {timeout:?}; health {:?}; log:\n{}",
+                self.health().await,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `/metrics` as text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// SIGTERM, then waits up to `timeout` for the exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ProcessorChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Pipeline {
+    /// Starts `ledgerstream project clickhouse` for this pipeline (its ClickHouse
+    /// tables named `<table>_<table_suffix>`, extra flags appended), and waits until
+    /// its `/health` says ready. The handle is the processor's: it fits any
+    /// `ledgerstream` service with `/health` and `/metrics`.
+    pub async fn projector(
+        &self,
+        name: &str,
+        table_suffix: &str,
+        extra: &[&str],
+    ) -> ProcessorChild {
+        let mut projector = self.spawn_projector(name, table_suffix, extra);
+        projector.wait_ready(Duration::from_secs(60)).await;
+        projector
+    }
+
+    /// [`projector`](Self::projector) with `/metrics` and `/health` on `port`: a
+    /// fixed port, such as the one the local Prometheus scrapes (9602).
+    pub async fn projector_on_port(
+        &self,
+        name: &str,
+        table_suffix: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> ProcessorChild {
+        let mut projector = self.spawn_projector_on_port(name, table_suffix, port, extra);
+        projector.wait_ready(Duration::from_secs(60)).await;
+        projector
+    }
+
+    /// Starts `ledgerstream project clickhouse` for this pipeline without waiting.
+    pub fn spawn_projector(
+        &self,
+        name: &str,
+        table_suffix: &str,
+        extra: &[&str],
+    ) -> ProcessorChild {
+        self.spawn_projector_on_port(name, table_suffix, free_port(), extra)
+    }
+
+    /// [`spawn_projector`](Self::spawn_projector) with `/metrics` and `/health` on
+    /// `port`.
+    pub fn spawn_projector_on_port(
+        &self,
+        name: &str,
+        table_suffix: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> ProcessorChild {
+        let log = self.state.path().join(format!("{name}.log"));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("projector log");
+        let child = Command::new(ledgerstream_bin())
+            .args(["project", "clickhouse"])
+            .arg(format!("--topic-suffix={}", self.suffix))
+            .args(["--table-suffix", table_suffix])
+            .args(["--group", &format!("projector{}", self.suffix)])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
+            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
+            .env(
+                "LEDGERSTREAM_CLICKHOUSE_URL",
+                &crate::endpoints().clickhouse.address,
+            )
+            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processors=debug")
+            .env_remove("RUST_BACKTRACE")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start ledgerstream project");
+        ProcessorChild { child, port, log }
+    }
+
+    /// Writes one record straight to `topic` (records no processor would write:
+    /// garbage, gaps, duplicates), keyed by `key`, and waits for its delivery.
+    pub fn produce_raw(&self, topic: &str, partition: i32, key: &str, payload: &[u8]) {
+        use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &self.broker.address)
+            .create()
+            .expect("producer");
+        producer
+            .send(
+                BaseRecord::to(topic)
+                    .partition(partition)
+                    .key(key)
+                    .payload(payload),
+            )
+            .map_err(|(error, _)| error)
+            .expect("send");
+        producer.flush(Duration::from_secs(10)).expect("delivered");
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}

@@ -1,0 +1,249 @@
+//! The command processor end to end, on the real broker and registry: commands in,
+//! events, results and dead letters out; a clean stop within 10 s.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ledgerstream_processors::processor::dead_letter::headers as dlq;
+use ledgerstream_producers::commands;
+use ledgerstream_schemas::records::{
+    AccountType, Channel, CommandRecord, EventRecord, ResultRecord,
+};
+use ledgerstream_tests::pipeline::Pipeline;
+
+/// Results by command id, once every command in `expected` has one.
+async fn results_for(pipeline: &Pipeline, expected: &[&str]) -> HashMap<String, ResultRecord> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let records = pipeline.read_all(&pipeline.topics.results);
+        // The first result of each command id: a repeat's result comes later.
+        let mut results: HashMap<String, ResultRecord> = HashMap::new();
+        for (_, result) in pipeline.decode::<ResultRecord>(&records).await {
+            let id = match &result {
+                ResultRecord::CommandAccepted(a) => a.command_id.clone(),
+                ResultRecord::CommandRejected(r) => r.command_id.clone(),
+            };
+            results.entry(id).or_insert(result);
+        }
+        if expected.iter().all(|id| results.contains_key(*id)) {
+            return results;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "results missing after 60 s for some of {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn rejection(results: &HashMap<String, ResultRecord>, command: &CommandRecord) -> Option<String> {
+    match &results[command.command_id()] {
+        ResultRecord::CommandRejected(r) => Some(r.reason_code.clone()),
+        ResultRecord::CommandAccepted(_) => None,
+    }
+}
+
+/// The balance of each account, folded from the events log.
+async fn balances(pipeline: &Pipeline) -> (HashMap<String, i64>, Vec<EventRecord>) {
+    let records = pipeline.read_all(&pipeline.topics.events);
+    let mut balances = HashMap::new();
+    let mut events = Vec::new();
+    for (read, event) in pipeline.decode::<EventRecord>(&records).await {
+        let account = event.metadata().account_id.clone();
+        assert_eq!(
+            read.key.as_deref(),
+            Some(account.as_str()),
+            "events are keyed by account id"
+        );
+        let after = match &event {
+            EventRecord::AccountOpened(e) => Some(e.balance_after_minor),
+            EventRecord::MoneyDeposited(e) => Some(e.balance_after_minor),
+            EventRecord::MoneyWithdrawn(e) => Some(e.balance_after_minor),
+            EventRecord::TransferDebited(e) => Some(e.balance_after_minor),
+            EventRecord::TransferCredited(e) => Some(e.balance_after_minor),
+            EventRecord::TransferRefunded(e) => Some(e.balance_after_minor),
+            EventRecord::AccountClosed(_) => None,
+        };
+        if let Some(after) = after {
+            balances.insert(account, after);
+        }
+        events.push(event);
+    }
+    (balances, events)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rules_end_to_end_with_dead_letters_and_a_clean_stop() {
+    let pipeline = Pipeline::new(3).await;
+    let mut processor = pipeline.processor("p1", &[]).await;
+    let (a, b, ghost) = ("acc-a", "acc-b", "acc-nobody");
+
+    let open_a = commands::open_account(a, "owner-1", AccountType::Savings, 2_000_00, "USD");
+    let open_b = commands::open_account(b, "owner-1", AccountType::Checking, 100_00, "USD");
+    let too_little =
+        commands::open_account("acc-c", "owner-2", AccountType::Checking, 50_00, "USD");
+    let deposit = commands::deposit(a, 500_00, "USD");
+    let withdraw = commands::withdraw(a, 1_500_00, "USD", Channel::Atm); // SAVINGS > 1,000: fee 5.00
+    let to_b = commands::transfer(a, b, 100_00, "USD"); // fee 2.00
+    let to_ghost = commands::transfer(a, ghost, 50_00, "USD"); // credit fails: refunded, fee too
+    let overdraw = commands::withdraw(b, 10_000_00, "USD", Channel::Online);
+    let to_self = commands::transfer(b, b, 1_00, "USD");
+    let mut again = deposit.clone(); // the same command id: applied once
+    if let CommandRecord::DepositMoney(d) = &mut again {
+        d.issued_at += 1;
+    }
+    let all = [
+        &open_a,
+        &open_b,
+        &too_little,
+        &deposit,
+        &withdraw,
+        &to_b,
+        &to_ghost,
+        &overdraw,
+        &to_self,
+        &again,
+    ];
+    for command in all {
+        pipeline.sender.send(command).await.expect("send");
+    }
+    // Two records the processor cannot take: garbage, and a key that is not the
+    // command's account.
+    pipeline
+        .sender
+        .send_raw(b"acc-a", b"{\"not\":\"avro\"}")
+        .await
+        .unwrap();
+    let wrong_key = commands::deposit(a, 1_00, "USD");
+    let payload = pipeline.codec.encode(&wrong_key).unwrap();
+    pipeline.sender.send_raw(b"acc-b", &payload).await.unwrap();
+
+    let ids: Vec<&str> = all.iter().map(|c| c.command_id()).collect();
+    let results = results_for(&pipeline, &ids).await;
+    assert_eq!(rejection(&results, &open_a), None);
+    assert_eq!(rejection(&results, &open_b), None);
+    assert_eq!(
+        rejection(&results, &too_little).as_deref(),
+        Some("INITIAL_DEPOSIT_TOO_LOW")
+    );
+    assert_eq!(rejection(&results, &deposit), None);
+    assert_eq!(rejection(&results, &withdraw), None);
+    assert_eq!(rejection(&results, &to_b), None);
+    assert_eq!(
+        rejection(&results, &to_ghost),
+        None,
+        "the debit is accepted; the credit fails later"
+    );
+    assert_eq!(
+        rejection(&results, &overdraw).as_deref(),
+        Some("INSUFFICIENT_FUNDS")
+    );
+    assert_eq!(
+        rejection(&results, &to_self).as_deref(),
+        Some("SAME_ACCOUNT_TRANSFER")
+    );
+    let ResultRecord::CommandAccepted(accepted) = &results[deposit.command_id()] else {
+        unreachable!()
+    };
+    assert_eq!((accepted.version, accepted.event_count), (2, 1));
+    assert!(
+        accepted.first_event_offset >= 0,
+        "the result carries the event's offset"
+    );
+
+    // The refund of the failed credit arrives asynchronously: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (balances, events) = loop {
+        let (balances, events) = balances(&pipeline).await;
+        if events
+            .iter()
+            .any(|e| matches!(e, EventRecord::TransferRefunded(_)))
+        {
+            break (balances, events);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no refund after 60 s; log:\n{}",
+            processor.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    // a: 2000 + 500 - (1500 + 5) - (100 + 2) - (50 + 2) + (50 + 2) = 893.00
+    assert_eq!(balances[a], 893_00);
+    assert_eq!(balances[b], 200_00);
+    let deposits = events
+        .iter()
+        .filter(|e| matches!(e, EventRecord::MoneyDeposited(_)))
+        .count();
+    assert_eq!(deposits, 1, "a repeated command id writes nothing");
+    let mut versions: HashMap<&str, Vec<i64>> = HashMap::new();
+    for event in &events {
+        versions
+            .entry(&event.metadata().account_id)
+            .or_default()
+            .push(event.metadata().version);
+    }
+    for (account, versions) in versions {
+        let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, expected, "versions of {account}");
+    }
+
+    let letters = pipeline.read_all(&pipeline.topics.dead_letters);
+    let classes: Vec<&str> = letters
+        .iter()
+        .map(|l| l.headers[dlq::ERROR_CLASS].as_str())
+        .collect();
+    assert_eq!(letters.len(), 2, "dead letters: {classes:?}");
+    assert!(
+        classes.contains(&"bad-magic") && classes.contains(&"key-mismatch"),
+        "{classes:?}"
+    );
+    for letter in &letters {
+        assert_eq!(letter.headers[dlq::SOURCE_TOPIC], pipeline.topics.commands);
+        assert!(letter.headers[dlq::SOURCE_OFFSET].parse::<i64>().is_ok());
+    }
+
+    let metrics = processor.metrics().await;
+    assert!(
+        metrics
+            .contains("ledgerstream_processor_rejections_total{reason=\"INSUFFICIENT_FUNDS\"} 1"),
+        "{metrics}"
+    );
+
+    let started = Instant::now();
+    let status = processor.terminate(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
+        processor.log_tail()
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// tansu 0.6 has no `EndTxn`: transactional mode gets as far as the broker allows
+/// (the transactional producer starts, a transaction begins and takes records), then
+/// stops at the commit with an error that names the gap and the fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn transactional_mode_stops_with_the_fix_on_a_broker_without_transactions() {
+    let pipeline = Pipeline::new(1).await;
+    let mut processor = pipeline.spawn_processor("tx", &["--mode", "transactional"]);
+    pipeline
+        .sender
+        .send(&commands::open_account(
+            "acc-tx",
+            "owner-tx",
+            AccountType::Checking,
+            100_00,
+            "USD",
+        ))
+        .await
+        .unwrap();
+    let status = processor.wait_exit(Duration::from_secs(60));
+    let log = processor.log_tail();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "expected a failing exit, got {status:?}:\n{log}"
+    );
+    assert!(log.contains("does not support transactions"), "{log}");
+    assert!(log.contains("--mode idempotent"), "the fix is named: {log}");
+}
