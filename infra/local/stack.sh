@@ -13,7 +13,7 @@ done
 
 # Start order; `down` goes the other way. The registry keeps its schemas in the broker.
 ALL_SERVICES=(broker clickhouse search prometheus registry)
-READY_SECONDS=${LEDGERSTREAM_READY_SECONDS:-60}
+READY_SECONDS=${LEDGERSTREAM_READY_SECONDS:-180}
 
 usage() {
   cat <<USAGE

@@ -6,9 +6,16 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export LEDGERSTREAM_PROFILE=${LEDGERSTREAM_PROFILE:-dev}
+# Services this run starts keep their data in a folder of their own, emptied first:
+# the tests never depend on what an earlier run (or `make up`) left in a broker.
+# Services already running (`make up`) are used as they are.
+export LEDGERSTREAM_HOME=${LEDGERSTREAM_TEST_HOME:-$(cd "$here/../.." && pwd)/.ledgerstream/test}
 # shellcheck source=infra/local/lib.sh
 . "$here/lib.sh"
 cd "$LS_ROOT"
+# Whatever an interrupted earlier run left running from that folder goes first.
+"$here/stack.sh" down >/dev/null 2>&1 || true
+rm -rf "$LS_HOME"
 
 command -v cargo >/dev/null || die "cargo is needed; install Rust from rustup.rs"
 apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3 python3-venv

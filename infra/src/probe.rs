@@ -9,7 +9,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use crate::{Endpoint, Endpoints, Service};
 
 /// How long one probe waits for an answer.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A service that did not answer as it should.
 #[derive(Debug, thiserror::Error)]

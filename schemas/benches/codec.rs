@@ -45,6 +45,19 @@ fn codec(c: &mut Criterion) {
             codec.decode::<EventRecord>(&bytes).unwrap()
         })
     });
+    // As the processor does it: one output buffer, reused for every record.
+    let mut buffer = Vec::with_capacity(256);
+    group.bench_function("encode_into+decode", |b| {
+        b.iter(|| {
+            let mut bytes = codec
+                .encode_into(black_box(&event), std::mem::take(&mut buffer))
+                .unwrap();
+            let decoded = codec.decode::<EventRecord>(&bytes).unwrap();
+            bytes.clear();
+            buffer = bytes;
+            decoded
+        })
+    });
     group.finish();
 }
 

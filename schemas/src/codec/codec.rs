@@ -1,5 +1,5 @@
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use super::error::{DecodeError, EncodeError, ResolveError};
 use super::wire::{split_header, write_header};
@@ -22,7 +22,7 @@ pub enum Setup {
 #[derive(Debug)]
 pub struct Codec {
     writers: HashMap<String, Writer>,
-    readers: RwLock<HashMap<u32, Arc<Reader>>>,
+    readers: RwLock<HashMap<u32, Reader>>,
     cache_capacity: usize,
 }
 
@@ -154,7 +154,7 @@ impl Codec {
                 readers.remove(&evicted);
             }
         }
-        readers.insert(id, Arc::new(reader));
+        readers.insert(id, reader);
     }
 
     /// The id `record`'s schema is written under.
@@ -191,12 +191,14 @@ impl Codec {
     /// Decodes a record of `U`'s topic, with writer schemas already known.
     pub fn decode<U: RecordUnion>(&self, bytes: &[u8]) -> Result<U, DecodeError> {
         let (id, body) = split_header(bytes)?;
-        let reader = self
+        // Decoded under the read lock: learning a schema (the only
+        // writer) is rare, and decoding is the hot path.
+        let readers = self
             .readers
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reader = readers
             .get(&id)
-            .cloned()
             .ok_or(DecodeError::UnknownSchemaId { id })?;
         U::from_datum(&reader.full_name, body, &reader.schema).map_err(|e| match e {
             crate::records::union::UnionError::UnknownRecord(full_name) => {

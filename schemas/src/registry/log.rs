@@ -98,8 +98,13 @@ pub enum LogError {
 pub type ReadRecord = (i64, Result<Record, RecordError>);
 
 /// Appends records to the topic.
+///
+/// Each append uses a producer of its own, dropped once the record is confirmed:
+/// writes are rare and one at a time, and an idle producer kept for hours was seen to
+/// keep refreshing metadata against tansu 0.6 until the broker was busy with nothing
+/// else.
 pub struct SchemaLog {
-    producer: FutureProducer,
+    config: ClientConfig,
     topic: String,
 }
 
@@ -323,18 +328,19 @@ impl SchemaLog {
     /// A producer for the topic: idempotent, `acks=all`, a write confirmed or failed
     /// within `write_timeout`.
     pub fn connect(brokers: &str, topic: &str, write_timeout: Duration) -> Result<Self, LogError> {
-        let producer = client_config(brokers)
+        let mut config = client_config(brokers);
+        config
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "0")
-            .set("message.timeout.ms", write_timeout.as_millis().to_string())
-            .create()
-            .map_err(|cause| LogError::Unreachable {
-                brokers: brokers.to_owned(),
-                cause,
-            })?;
+            .set("message.timeout.ms", write_timeout.as_millis().to_string());
+        // Refuse settings librdkafka would refuse now, not at the first write.
+        let _: FutureProducer = config.create().map_err(|cause| LogError::Unreachable {
+            brokers: brokers.to_owned(),
+            cause,
+        })?;
         Ok(Self {
-            producer,
+            config,
             topic: topic.to_owned(),
         })
     }
@@ -348,14 +354,17 @@ impl SchemaLog {
         if let Some(value) = &value {
             message = message.payload(value);
         }
-        let delivery =
-            self.producer
-                .send(message, Timeout::Never)
-                .await
-                .map_err(|(cause, _)| LogError::Write {
-                    topic: self.topic.clone(),
-                    cause,
-                })?;
+        let producer: FutureProducer = self.config.create().map_err(|cause| LogError::Write {
+            topic: self.topic.clone(),
+            cause,
+        })?;
+        let delivery = producer
+            .send(message, Timeout::Never)
+            .await
+            .map_err(|(cause, _)| LogError::Write {
+                topic: self.topic.clone(),
+                cause,
+            })?;
         Ok(delivery.offset)
     }
 }
