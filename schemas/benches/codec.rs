@@ -7,6 +7,9 @@
 //! - `apache_avro_value/*`: the same record through apache-avro's `Value`
 //!   (`to_value` + resolve + write, read + `from_value`), for comparison.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::hint::black_box;
 
 use apache_avro::Schema;

@@ -145,23 +145,23 @@ pub fn check(
     };
     let mut problems = Vec::new();
     for (index, old) in earlier.iter().enumerate().skip(first) {
-        if level.backward() {
-            if let Err(reason) = can_read(old, candidate) {
-                problems.push(Incompatibility {
-                    earlier: index,
-                    direction: BACKWARD,
-                    reason,
-                });
-            }
+        if level.backward()
+            && let Err(reason) = can_read(old, candidate)
+        {
+            problems.push(Incompatibility {
+                earlier: index,
+                direction: BACKWARD,
+                reason,
+            });
         }
-        if level.forward() {
-            if let Err(reason) = can_read(candidate, old) {
-                problems.push(Incompatibility {
-                    earlier: index,
-                    direction: FORWARD,
-                    reason,
-                });
-            }
+        if level.forward()
+            && let Err(reason) = can_read(candidate, old)
+        {
+            problems.push(Incompatibility {
+                earlier: index,
+                direction: FORWARD,
+                reason,
+            });
         }
     }
     if problems.is_empty() {
@@ -238,7 +238,11 @@ mod tests {
     fn removing_a_field_without_a_default_breaks_forward_only() {
         let old = without_default();
         assert_eq!(
-            check(CompatibilityLevel::Backward, &v1(), &[old.clone()]),
+            check(
+                CompatibilityLevel::Backward,
+                &v1(),
+                std::slice::from_ref(&old)
+            ),
             Ok(())
         );
         let problems = check(CompatibilityLevel::Forward, &v1(), &[old]).unwrap_err();

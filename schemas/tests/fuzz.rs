@@ -1,6 +1,9 @@
 //! The decoder never panics, whatever the bytes: random input, and valid records
 //! with bytes flipped, cut short or extended. Any failure is a typed error.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use ledgerstream_schemas::catalog;
 use ledgerstream_schemas::codec::Codec;
 use ledgerstream_schemas::records::{

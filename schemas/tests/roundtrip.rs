@@ -1,6 +1,9 @@
 //! Every record and every schema version through the codec, the v1 → v2 upcast,
 //! and agreement on the wire with apache-avro (the reference implementation).
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use ledgerstream_schemas::catalog::{self, Kind, Subject};
 use ledgerstream_schemas::codec::{Codec, DecodeError};
 use ledgerstream_schemas::records::{

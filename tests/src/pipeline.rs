@@ -163,7 +163,7 @@ impl Pipeline {
                 .expect("watermarks");
             if high > 0 {
                 list.add_partition_offset(topic, partition, Offset::Beginning)
-                    .unwrap();
+                    .expect("a partition of an existing topic");
                 remaining.insert(partition, high);
             }
         }

@@ -5,6 +5,9 @@
 //! Every check collects all of its problems and reports them together, each naming
 //! the service (or file) and what is wrong with it.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::PathBuf;

@@ -5,6 +5,9 @@
 //! Records are stamped an hour in the past, one second apart, so the lag in
 //! seconds of a group at offset n is known: about 3,600 − n seconds.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -1,6 +1,9 @@
 //! The command processor end to end, on the real broker and registry: commands in,
 //! events, results and dead letters out; a clean stop within 10 s.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

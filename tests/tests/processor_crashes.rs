@@ -3,6 +3,9 @@
 //! all that, every command has one outcome, every accepted command exactly its
 //! events, and every account contiguous versions with no duplicate event.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

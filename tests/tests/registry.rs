@@ -11,6 +11,9 @@
 //! (its `topic_delete_by.sql` filters on the cluster only), which would wipe the topics
 //! of every other test running at the same time.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

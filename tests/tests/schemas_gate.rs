@@ -2,6 +2,9 @@
 //! passes; on a copy with a deliberately incompatible change it fails, naming the
 //! subject, the versions and the fix.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::path::Path;
 use std::process::Command;
 

@@ -2,6 +2,9 @@
 //! pipeline is built on. A missing service fails its test with a message that says
 //! how to start it (`make up`).
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 

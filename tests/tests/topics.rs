@@ -7,6 +7,9 @@
 //! every topic of the cluster, which on the shared local broker would take the other
 //! tests' topics and the pipeline's with it.
 
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
 use std::time::Duration;
 
 use ledgerstream_infra::Service;

@@ -44,10 +44,10 @@ impl Owners {
                     .insert(account);
             }
             EventRecord::AccountClosed(closed) => {
-                if let Some(owner) = self.owner_of.get(&closed.metadata.account_id) {
-                    if let Some(accounts) = self.accounts_of.get_mut(owner) {
-                        accounts.remove(&closed.metadata.account_id);
-                    }
+                if let Some(owner) = self.owner_of.get(&closed.metadata.account_id)
+                    && let Some(accounts) = self.accounts_of.get_mut(owner)
+                {
+                    accounts.remove(&closed.metadata.account_id);
                 }
             }
             _ => {}
@@ -150,10 +150,10 @@ impl OwnerView {
                     continue;
                 }
             };
-            if let Some(high) = remaining.get(&message.partition()) {
-                if message.offset() + 1 >= *high {
-                    remaining.remove(&message.partition());
-                }
+            if let Some(high) = remaining.get(&message.partition())
+                && message.offset() + 1 >= *high
+            {
+                remaining.remove(&message.partition());
             }
             // Undecodable events are counted and dead-lettered by the projections;
             // the view only needs the ones it can read.

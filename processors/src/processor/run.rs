@@ -253,10 +253,10 @@ impl Processor {
                 .batch
                 .opened
                 .is_some_and(|o| o.elapsed() >= self.config.batch_time());
-            if full || due {
-                if let Err(error) = self.close_batch() {
-                    self.recover(error)?;
-                }
+            if (full || due)
+                && let Err(error) = self.close_batch()
+            {
+                self.recover(error)?;
             }
             if last_gauges.elapsed() >= Duration::from_secs(2) {
                 self.update_gauges();
