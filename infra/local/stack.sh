@@ -53,6 +53,11 @@ cmd_install() {
   for name in $(services_from "$@"); do "${name}_install"; done
 }
 
+# run_ready_hook NAME: runs NAME_ready, when the service defines one, once it answers.
+run_ready_hook() {
+  if declare -F "${1}_ready" >/dev/null; then "${1}_ready"; fi
+}
+
 # up_one NAME: 0 started, 2 already running (ours or not), 1 failed.
 up_one() {
   local name=$1 port
@@ -63,6 +68,7 @@ up_one() {
   fi
   if "${name}_healthy"; then
     say "$name: already running on port $port"
+    run_ready_hook "$name"
     return 2
   fi
   if running_pid "$name" >/dev/null; then
@@ -75,6 +81,7 @@ up_one() {
   fi
   "${name}_start"
   wait_ready "$name" "$READY_SECONDS" || return 1
+  run_ready_hook "$name" || return 1
   say "$name: ready on port $port (log: $(log_file "$name"))"
 }
 

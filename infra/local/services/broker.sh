@@ -28,4 +28,13 @@ broker_start() {
     --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT"
 }
 
+# broker_ready: indexes tansu's header table (see tansu_index.py); without it consumers
+# stall once the broker holds a few tens of thousands of record headers.
+broker_ready() {
+  local db="$LS_HOME/broker/tansu.db"
+  [ -f "$db" ] || return 0
+  python3 "$LS_ROOT/infra/local/tansu_index.py" "$db" ||
+    die "could not index $db; stop the broker (infra/local/stack.sh down broker) and retry"
+}
+
 broker_healthy() { python3 "$LS_ROOT/infra/local/kafka_ping.py" "127.0.0.1:$BROKER_PORT" 1 2>/dev/null; }
