@@ -13,6 +13,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use ledgerstream_infra::Service;
+use ledgerstream_processors::topics::TopicsConfig;
 use serde_yaml::Value;
 
 const COMPOSE_FILE: &str = "docker-compose.yml";
@@ -283,17 +284,25 @@ fn topic_init_creates_the_pipeline_topics_co_partitioned() {
             counts.join(", ")
         ));
     }
-    if let Some(events) = topics.get("account-events")
-        && !events
-            .configs
-            .iter()
-            .any(|config| config == "retention.ms=-1")
-    {
-        problems.push(format!(
-            "account-events is the log of record and must be kept forever \
-             (--config retention.ms=-1), created with {:?}",
-            events.configs
-        ));
+    // Every config `ledgerstream topics create` sets, set the same way: otherwise
+    // the processor's start-up check refuses the topic (the broker's default
+    // retention of 7 days is too short for dead letters, for one).
+    let specs = TopicsConfig::default()
+        .specs()
+        .expect("the default topic settings are valid");
+    for spec in &specs {
+        let Some(created) = topics.get(&spec.name) else {
+            continue;
+        };
+        for config in &spec.configs {
+            let wanted = format!("{}={}", config.key, config.value);
+            if !created.configs.contains(&wanted) {
+                problems.push(format!(
+                    "{} is created without --config {wanted} ({}); created with {:?}",
+                    spec.name, config.why, created.configs
+                ));
+            }
+        }
     }
     assert_no_problems(COMPOSE_FILE, &problems);
 }
