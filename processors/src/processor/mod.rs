@@ -39,6 +39,7 @@ mod run;
 pub use config::{ConfigError, Mode, ProcessorConfig};
 pub use decoder::Decoder;
 pub use http::{Health, serve};
+pub use kafka::flush;
 pub use metrics::Metrics;
 pub use partition::headers;
 pub use run::{ProcessError, Processor};

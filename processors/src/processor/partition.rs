@@ -9,12 +9,52 @@ use ledgerstream_schemas::records::ResultRecord;
 use crate::domain::{AccountEvent, AccountState};
 use crate::store::{Checkpoint, PartitionStore, StoreError};
 
-/// Headers the processor puts on every event and result it writes.
+/// The header the processor puts on every event and result it writes.
 pub mod headers {
-    /// The offset, in `account-commands`, of the command that caused the record.
+    /// The command that caused the record: its offset in `account-commands` and
+    /// its record name, `42 CreditTransfer`. One header, not two: brokers that
+    /// store headers as rows (tansu) write each one separately.
+    pub const CAUSE: &str = "ledgerstream.cause";
+    /// Records written before [`CAUSE`] carry the offset and the name in two
+    /// headers; they are still read.
     pub const COMMAND_OFFSET: &str = "ledgerstream.command.offset";
-    /// The record name of that command (e.g. `CreditTransfer`).
     pub const COMMAND: &str = "ledgerstream.command";
+
+    /// The value of [`CAUSE`].
+    pub fn cause(offset: i64, command: &str) -> String {
+        format!("{offset} {command}")
+    }
+
+    /// The offset and the command name of a record, from [`CAUSE`] or, on older
+    /// records, from the two headers (`header` looks one up by key).
+    pub fn parse_cause<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Option<(i64, &'a str)> {
+        if let Some(value) = header(CAUSE) {
+            let (offset, command) = value.split_once(' ')?;
+            return Some((offset.parse().ok()?, command));
+        }
+        let offset = header(COMMAND_OFFSET)?.parse().ok()?;
+        Some((offset, header(COMMAND).unwrap_or("")))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_cause_reads_back_in_both_forms() {
+            let value = cause(42, "CreditTransfer");
+            let new = |key: &str| (key == CAUSE).then_some(value.as_str());
+            assert_eq!(parse_cause(new), Some((42, "CreditTransfer")));
+            let old = |key: &str| match key {
+                COMMAND_OFFSET => Some("7"),
+                COMMAND => Some("Deposit"),
+                _ => None,
+            };
+            assert_eq!(parse_cause(old), Some((7, "Deposit")));
+            assert_eq!(parse_cause(|_: &str| None), None);
+            assert_eq!(parse_cause(|_: &str| Some("x Deposit")), None);
+        }
+    }
 }
 
 /// A partition whose state has seen every event of its events partition.

@@ -286,8 +286,13 @@ impl Restorer {
     }
 }
 
+/// The offset and the name of the command that caused `message`.
+fn cause<'a>(message: &'a BorrowedMessage<'_>) -> Option<(i64, &'a str)> {
+    headers::parse_cause(|key| header(message, key))
+}
+
 fn command_offset(message: &BorrowedMessage<'_>) -> Option<i64> {
-    header(message, headers::COMMAND_OFFSET).and_then(|v| v.parse().ok())
+    cause(message).map(|(offset, _)| offset)
 }
 
 fn fold_event(
@@ -358,7 +363,7 @@ fn read_result(
         ResultRecord::CommandRejected(rejected) => rejected.command_id.clone(),
     };
     if let ResultRecord::CommandRejected(rejected) = &record
-        && header(message, headers::COMMAND) == Some("CreditTransfer")
+        && cause(message).is_some_and(|(_, command)| command == "CreditTransfer")
     {
         let reason = (rejected.reason_code.clone(), rejected.message.clone());
         r.partition

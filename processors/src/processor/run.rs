@@ -209,13 +209,13 @@ impl Processor {
     pub fn run(mut self) -> Result<(), ProcessError> {
         let result = self.run_loop();
         let finished = match result {
-            Ok(()) => self.close_batch(),
+            Ok(()) => self.close_batch(true),
             Err(error) => Err(error),
         };
         self.consumer.unsubscribe();
         // Dropping the consumer closes it: the group rebalances without waiting for
         // a session timeout.
-        if let Err(error) = self.producer.flush(self.config.kafka_timeout()) {
+        if let Err(error) = kafka::flush(&self.producer, self.config.kafka_timeout()) {
             warn!(%error, "final flush failed");
         }
         self.health.set(false, "stopped");
@@ -254,7 +254,7 @@ impl Processor {
                 .opened
                 .is_some_and(|o| o.elapsed() >= self.config.batch_time());
             if (full || due)
-                && let Err(error) = self.close_batch()
+                && let Err(error) = self.close_batch(false)
             {
                 self.recover(error)?;
             }
@@ -361,7 +361,7 @@ impl Processor {
                 credits = resend_credits.len(),
                 "re-sending credits of uncommitted transfers"
             );
-            self.producer.flush(self.config.kafka_timeout())?;
+            kafka::flush(&self.producer, self.config.kafka_timeout())?;
             check_deliveries(&self.producer.context().take())?;
         }
         self.partitions.insert(id, partition);
@@ -689,18 +689,11 @@ impl Processor {
         let payload = self.decoder.codec.encode_into(record, buffer)?;
         let slot = self.producer.context().slot();
         let mut headers = OwnedHeaders::new();
-        let offset_text;
         if let Some((offset, command)) = cause {
-            offset_text = offset.to_string();
-            headers = headers
-                .insert(Header {
-                    key: headers::COMMAND_OFFSET,
-                    value: Some(offset_text.as_str()),
-                })
-                .insert(Header {
-                    key: headers::COMMAND,
-                    value: Some(command),
-                });
+            headers = headers.insert(Header {
+                key: headers::CAUSE,
+                value: Some(headers::cause(offset, command).as_str()),
+            });
         }
         let mut base = BaseRecord::with_opaque_to(topic, Box::new(slot))
             .key(key)
@@ -764,15 +757,17 @@ impl Processor {
             .map_err(|(error, _)| ProcessError::Kafka(error))
     }
 
-    /// Closes the open batch: flush, results, flush, commit, persist.
-    fn close_batch(&mut self) -> Result<(), ProcessError> {
+    /// Closes the open batch: flush, results, flush, commit, persist. `last`: no
+    /// batch follows (the processor stops), so the commit is waited for.
+    fn close_batch(&mut self, last: bool) -> Result<(), ProcessError> {
         let topics = Arc::clone(&self.topics);
         let Some(opened) = self.batch.opened else {
             return Ok(());
         };
         let timeout = self.config.kafka_timeout();
         let closed_at = Instant::now();
-        self.producer.flush(timeout)?;
+        kafka::flush(&self.producer, timeout)?;
+        let events_flushed = closed_at.elapsed();
         let deliveries = self.producer.context().take();
         check_deliveries(&deliveries)?;
         for (slot, partition) in std::mem::take(&mut self.batch.event_slots) {
@@ -828,7 +823,8 @@ impl Processor {
             )?;
             result_slots.push((slot, partition));
         }
-        self.producer.flush(timeout)?;
+        kafka::flush(&self.producer, timeout)?;
+        let results_flushed = closed_at.elapsed();
         let deliveries = self.producer.context().take();
         check_deliveries(&deliveries)?;
         for (slot, partition) in result_slots {
@@ -845,8 +841,17 @@ impl Processor {
         }
         match self.config.mode {
             Mode::Idempotent => {
+                // In the loop the commit is not waited for: the next batch's commit
+                // covers a lost one, and a command read again after a crash is
+                // answered from the state (command ids, deterministic event ids).
+                // Saves a broker round trip per batch. The last one is waited for.
+                let mode = if last {
+                    CommitMode::Sync
+                } else {
+                    CommitMode::Async
+                };
                 if offsets.count() > 0 {
-                    self.consumer.commit(&offsets, CommitMode::Sync)?;
+                    self.consumer.commit(&offsets, mode)?;
                 }
             }
             Mode::Transactional => {
@@ -876,17 +881,22 @@ impl Processor {
             .batch_size
             .with_label_values(&[] as &[&str])
             .observe(self.batch.commands as f64);
-        debug!(
-            commands = self.batch.commands,
-            open_ms = opened.elapsed().as_millis() as u64,
-            "batch committed"
-        );
-
+        let committed = closed_at.elapsed();
         for partition in self.partitions.values_mut() {
             partition.decisions.clear();
             partition.persist()?;
             partition.trim(MAX_CACHED_ACCOUNTS);
         }
+        // Where a batch's closing time goes, each figure since the close began.
+        debug!(
+            commands = self.batch.commands,
+            filled_ms = closed_at.duration_since(opened).as_millis() as u64,
+            events_flushed_ms = events_flushed.as_millis() as u64,
+            results_flushed_ms = results_flushed.as_millis() as u64,
+            committed_ms = committed.as_millis() as u64,
+            persisted_ms = closed_at.elapsed().as_millis() as u64,
+            "batch committed"
+        );
         self.batch = Batch::default();
         Ok(())
     }
