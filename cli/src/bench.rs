@@ -105,7 +105,7 @@ async fn process(
                 &format!("bench-{i}"),
                 &format!("owner-{i}"),
                 AccountType::Checking,
-                1_000_00,
+                100_000,
                 "USD",
             )
         })

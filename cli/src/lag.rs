@@ -182,20 +182,7 @@ async fn serve(mut watcher: Watcher, config: &LagConfig, listen: SocketAddr) -> 
 fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            if let Ok(mut term) = signal(SignalKind::terminate()) {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-                let _ = tx.send(true);
-                return;
-            }
-        }
-        let _ = ctrl_c.await;
+        crate::signals::shutdown().await;
         let _ = tx.send(true);
     });
     rx

@@ -19,6 +19,7 @@ mod process;
 mod registry;
 mod schemas;
 mod services;
+mod signals;
 mod topics;
 
 use clap::{Parser, Subcommand};

@@ -29,6 +29,10 @@ pub struct Args {
     /// ... or this many milliseconds after its first command.
     #[arg(long, value_name = "MS", default_value_t = 50)]
     batch_millis: u64,
+    /// How long the broker may hold a fetch of commands while it has none: the
+    /// wait a command on a quiet log sees before it is read.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    fetch_wait_millis: u64,
     /// Folder of the per-partition state stores.
     #[arg(long, value_name = "DIR", default_value = ".ledgerstream/state")]
     state_dir: PathBuf,
@@ -55,6 +59,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.mode = args.mode;
     config.batch_commands = args.batch_commands;
     config.batch_millis = args.batch_millis;
+    config.fetch_wait_millis = args.fetch_wait_millis;
     config.state_dir = args.state_dir;
     config.listen = args.listen;
     config.group = args.group;
@@ -110,7 +115,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let _ = stopped_rx.await;
         },
     ));
-    tokio::spawn(stop_on_signal(Arc::clone(&stop)));
+    crate::signals::stop_on_signal(Arc::clone(&stop), "finishing the open batch");
     info!(listen = %config.listen, mode = ?config.mode, group = %config.group, "processor starting");
 
     let outcome = loop {
@@ -141,30 +146,4 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         error!(%error, "metrics endpoint failed");
     }
     outcome.map_err(|error: ProcessError| anyhow::anyhow!(error))
-}
-
-/// Sets `stop` on Ctrl-C or SIGTERM; the loop then finishes its batch and leaves
-/// the group.
-async fn stop_on_signal(stop: Arc<AtomicBool>) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    stop.store(true, Ordering::Release);
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    info!("stopping: finishing the open batch");
-    stop.store(true, Ordering::Release);
 }

@@ -34,32 +34,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         topic: args.topic,
         ..RegistryConfig::new(broker.address)
     };
-    server::run(config, shutdown_signal()).await?;
+    server::run(config, async {
+        crate::signals::shutdown().await;
+        info!("shutting down");
+    })
+    .await?;
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    info!("shutting down");
 }

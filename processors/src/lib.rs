@@ -4,6 +4,8 @@
 pub mod domain;
 pub mod lag;
 pub mod processor;
+pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod topics;
 pub mod wire;

@@ -59,13 +59,7 @@ mod defaults {
     }
 }
 
-/// A setting that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("lag setting {field}: {problem}")]
-pub struct ConfigError {
-    pub field: &'static str,
-    pub problem: String,
-}
+pub use crate::settings::ConfigError;
 
 impl LagConfig {
     /// Every setting at its default, for `brokers`: every group.
@@ -114,7 +108,7 @@ impl LagConfig {
 
     /// Checks the settings, naming the first one that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let problem = |field, problem: String| Err(ConfigError { field, problem });
+        let problem = |field, problem: String| Err(ConfigError::new("lag", field, problem));
         if self.brokers.trim().is_empty() {
             return problem("brokers", "no bootstrap servers given".to_owned());
         }

@@ -2,16 +2,11 @@
 //! the latest sampling round is recent and succeeded; 503 with the reason before
 //! the first one and after failures).
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-
 use super::metrics::LagMetrics;
+use crate::telemetry::{self, HealthCheck};
 
 /// What `/health` reports; the sampling loop keeps it current.
 #[derive(Debug)]
@@ -86,55 +81,21 @@ impl ExporterHealth {
     }
 }
 
-#[derive(Clone)]
-struct AppState {
-    metrics: LagMetrics,
-    health: Arc<ExporterHealth>,
+impl HealthCheck for ExporterHealth {
+    fn check(&self) -> (bool, String) {
+        ExporterHealth::check(self, Instant::now())
+    }
 }
 
-/// Serves both endpoints on `listen` until `shutdown` resolves.
-pub async fn serve(
-    listen: SocketAddr,
-    metrics: LagMetrics,
-    health: Arc<ExporterHealth>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    serve_on(listener, metrics, health, shutdown).await
-}
-
-/// [`serve`] on a listener already bound (so a caller can report a taken port
-/// before anything else starts).
+/// Serves `/metrics` and `/health` on `listener` (bound by the caller, so a taken
+/// port is reported before anything else starts) until `shutdown` resolves.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     metrics: LagMetrics,
     health: Arc<ExporterHealth>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(metrics_text))
-        .route("/health", get(health_status))
-        .with_state(AppState { metrics, health });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-async fn metrics_text(State(state): State<AppState>) -> (StatusCode, String) {
-    match state.metrics.text() {
-        Ok(text) => (StatusCode::OK, text),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
-    }
-}
-
-async fn health_status(State(state): State<AppState>) -> (StatusCode, String) {
-    let (healthy, detail) = state.health.check(Instant::now());
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, detail)
+    telemetry::serve(listener, metrics.registry.clone(), health, shutdown).await
 }
 
 #[cfg(test)]

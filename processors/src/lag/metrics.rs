@@ -7,9 +7,10 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{GaugeVec, Histogram, IntCounterVec, IntGaugeVec, Registry};
 
 use super::monitor::Report;
+use crate::telemetry::{Registrar, exponential_buckets};
 
 /// The exporter's metrics, registered in their own registry.
 #[derive(Debug, Clone)]
@@ -54,72 +55,47 @@ impl LagMetrics {
     /// Creates and registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let int_gauge = |name: &str, help: &str, labels: &[&str]| {
-            let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("registered once");
-            metric
-        };
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let metric = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("registered once");
-            metric
-        };
-        let rounds = IntCounterVec::new(
-            Opts::new(
-                "ledgerstream_lag_rounds_total",
-                "Lag sampling rounds, by outcome",
-            ),
+        let metric = Registrar::new(&registry);
+        let rounds = metric.counter_vec(
+            "ledgerstream_lag_rounds_total",
+            "Lag sampling rounds, by outcome",
             &["outcome"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(rounds.clone()))
-            .expect("registered once");
+        );
         // Both outcomes from the start: `rate()` then sees the first error.
         rounds.with_label_values(&["ok"]);
         rounds.with_label_values(&["error"]);
-        let round_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "ledgerstream_lag_round_seconds",
-                "Seconds one lag sampling round takes",
-            )
-            .buckets(prometheus::exponential_buckets(0.01, 2.0, 12).expect("valid buckets")),
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(round_seconds.clone()))
-            .expect("registered once");
+        let round_seconds = metric.histogram(
+            "ledgerstream_lag_round_seconds",
+            "Seconds one lag sampling round takes",
+            exponential_buckets(0.01, 2.0, 12),
+        );
         Self {
-            lag_messages: int_gauge(
+            lag_messages: metric.int_gauge_vec(
                 "ledgerstream_consumer_lag_messages",
                 "Records between a consumer group's committed offset and the log end",
                 &PARTITION_LABELS,
             ),
-            lag_seconds: gauge(
+            lag_seconds: metric.gauge_vec(
                 "ledgerstream_consumer_lag_seconds",
                 "Age of a consumer group's oldest unconsumed record; 0 when caught up",
                 &PARTITION_LABELS,
             ),
-            committed_offset: int_gauge(
+            committed_offset: metric.int_gauge_vec(
                 "ledgerstream_consumer_committed_offset",
                 "A consumer group's committed offset",
                 &PARTITION_LABELS,
             ),
-            log_end_offset: int_gauge(
+            log_end_offset: metric.int_gauge_vec(
                 "ledgerstream_log_end_offset",
                 "The offset the next record of a partition will get (high watermark)",
                 &["topic", "partition"],
             ),
-            stalled: int_gauge(
+            stalled: metric.int_gauge_vec(
                 "ledgerstream_consumer_stalled",
                 "1 when a consumer group is behind and its lag has not fallen for the stall time",
                 &["group"],
             ),
-            catch_up_seconds: gauge(
+            catch_up_seconds: metric.gauge_vec(
                 "ledgerstream_consumer_catch_up_seconds",
                 "Estimated seconds until a consumer group is caught up at its current rate",
                 &["group"],

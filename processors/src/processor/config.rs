@@ -39,6 +39,12 @@ pub struct ProcessorConfig {
     /// ... or this many milliseconds after its first command, whichever comes first.
     #[serde(default = "defaults::batch_millis")]
     pub batch_millis: u64,
+    /// How long the broker may hold a fetch of commands while it has none
+    /// (librdkafka's `fetch.wait.max.ms`, 500 by default): on a quiet log, the
+    /// wait a command sees before it is read. Some brokers (tansu) hold every
+    /// fetch this long even when records arrive.
+    #[serde(default = "defaults::fetch_wait_millis")]
+    pub fetch_wait_millis: u64,
     /// Folder of the local state stores, one per assigned partition.
     #[serde(default = "defaults::state_dir")]
     pub state_dir: PathBuf,
@@ -76,6 +82,9 @@ mod defaults {
     pub fn batch_millis() -> u64 {
         50
     }
+    pub fn fetch_wait_millis() -> u64 {
+        20
+    }
     pub fn state_dir() -> PathBuf {
         PathBuf::from(".ledgerstream/state")
     }
@@ -93,13 +102,7 @@ mod defaults {
     }
 }
 
-/// A setting that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("processor setting {field}: {problem}")]
-pub struct ConfigError {
-    pub field: &'static str,
-    pub problem: String,
-}
+pub use crate::settings::ConfigError;
 
 impl ProcessorConfig {
     /// Every setting at its default, for `brokers`.
@@ -110,6 +113,7 @@ impl ProcessorConfig {
             mode: defaults::mode(),
             batch_commands: defaults::batch_commands(),
             batch_millis: defaults::batch_millis(),
+            fetch_wait_millis: defaults::fetch_wait_millis(),
             state_dir: defaults::state_dir(),
             idempotency_window: defaults::idempotency_window(),
             listen: defaults::listen(),
@@ -126,29 +130,21 @@ impl ProcessorConfig {
 
     /// Checks the settings, naming the first one that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let problem = |field, problem: &str| {
-            Err(ConfigError {
-                field,
-                problem: problem.to_owned(),
-            })
-        };
-        if self.brokers.trim().is_empty() {
-            return problem("brokers", "no bootstrap servers given");
-        }
-        if self.group.trim().is_empty() {
-            return problem("group", "the consumer group needs a name");
-        }
+        let problem = |field, problem: &str| Err(ConfigError::new("processor", field, problem));
+        crate::settings::check_group_member(
+            "processor",
+            &self.brokers,
+            &self.group,
+            self.kafka_timeout_millis,
+        )?;
         if self.batch_commands == 0 {
             return problem("batch_commands", "a batch holds at least one command");
         }
+        if self.fetch_wait_millis == 0 || self.fetch_wait_millis > 5_000 {
+            return problem("fetch_wait_millis", "must be between 1 and 5000");
+        }
         if self.batch_millis == 0 {
             return problem("batch_millis", "must be above 0");
-        }
-        if self.kafka_timeout_millis < 1_000 {
-            return problem(
-                "kafka_timeout_millis",
-                "below 1000 ms Kafka steps time out spuriously",
-            );
         }
         if self.mode == Mode::Transactional && self.transactional_id.trim().is_empty() {
             return problem(

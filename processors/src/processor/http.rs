@@ -5,13 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use prometheus::{Encoder, TextEncoder};
-
 use super::metrics::Metrics;
+use crate::telemetry::{self, HealthCheck};
 
 /// What `/health` reports; the processing loop keeps it current.
 #[derive(Debug, Default)]
@@ -40,10 +35,10 @@ impl Health {
     }
 }
 
-#[derive(Clone)]
-struct AppState {
-    metrics: Metrics,
-    health: Arc<Health>,
+impl HealthCheck for Health {
+    fn check(&self) -> (bool, String) {
+        (self.is_ready(), self.detail())
+    }
 }
 
 /// Serves both endpoints on `listen` until `shutdown` resolves.
@@ -53,32 +48,6 @@ pub async fn serve(
     health: Arc<Health>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(metrics_text))
-        .route("/health", get(health_status))
-        .with_state(AppState { metrics, health });
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-async fn metrics_text(State(state): State<AppState>) -> (StatusCode, String) {
-    let mut buffer = Vec::new();
-    match TextEncoder::new().encode(&state.metrics.registry.gather(), &mut buffer) {
-        Ok(()) => (
-            StatusCode::OK,
-            String::from_utf8_lossy(&buffer).into_owned(),
-        ),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
-    }
-}
-
-async fn health_status(State(state): State<AppState>) -> (StatusCode, String) {
-    let status = if state.health.is_ready() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, state.health.detail())
+    telemetry::serve(listener, metrics.registry, health, shutdown).await
 }

@@ -206,6 +206,7 @@ pub fn commands_consumer(
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "2000")
         .set("partition.assignment.strategy", "range")
+        .set("fetch.wait.max.ms", config.fetch_wait_millis.to_string())
         .create_with_context(context)
 }
 

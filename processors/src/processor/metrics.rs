@@ -1,9 +1,9 @@
 //! Every metric of the command processor, defined once. Labels are low-cardinality:
 //! command type, outcome, reason code, partition — never an account id.
 
-use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
+
+use crate::telemetry::{Registrar, exponential_buckets};
 
 /// The processor's metrics, registered in their own registry.
 #[derive(Debug, Clone)]
@@ -35,89 +35,58 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("registered once");
-            metric
-        };
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("registered once");
-            metric
-        };
-        let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
-            let opts = HistogramOpts::new(name, help).buckets(buckets);
-            let metric = HistogramVec::new(opts, labels).expect("valid metric");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("registered once");
-            metric
-        };
-        let ready_partitions = IntGauge::new(
-            "ledgerstream_processor_ready_partitions",
-            "Partitions ready to process",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(ready_partitions.clone()))
-            .expect("registered once");
-        let rewinds = IntCounter::new(
-            "ledgerstream_processor_rewinds_total",
-            "Batches rewound after a failed write; their commands are processed again",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(rewinds.clone()))
-            .expect("registered once");
+        let metric = Registrar::new(&registry);
         Self {
-            commands: counter(
+            commands: metric.counter_vec(
                 "ledgerstream_processor_commands_total",
                 "Commands decided, by type and outcome",
                 &["command", "outcome"],
             ),
-            rejections: counter(
+            rejections: metric.counter_vec(
                 "ledgerstream_processor_rejections_total",
                 "Commands rejected, by reason code",
                 &["reason"],
             ),
-            dead_letters: counter(
+            dead_letters: metric.counter_vec(
                 "ledgerstream_dead_letters_total",
                 "Records sent to the dead-letter topic, by error class",
                 &["source", "class"],
             ),
-            batch_size: histogram(
+            batch_size: metric.histogram_vec(
                 "ledgerstream_processor_batch_commands",
                 "Commands per batch",
                 &[],
                 vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0],
             ),
-            commit_seconds: histogram(
+            commit_seconds: metric.histogram_vec(
                 "ledgerstream_processor_commit_seconds",
                 "Seconds from closing a batch to its offsets being committed",
                 &["mode"],
-                prometheus::exponential_buckets(0.001, 2.0, 14).expect("valid buckets"),
+                exponential_buckets(0.001, 2.0, 14),
             ),
-            store_bytes: gauge(
+            store_bytes: metric.int_gauge_vec(
                 "ledgerstream_processor_store_bytes",
                 "Approximate bytes of the local state store",
                 &["partition"],
             ),
-            restored_events: gauge(
+            restored_events: metric.int_gauge_vec(
                 "ledgerstream_processor_restored_events",
                 "Events folded into the state store while restoring",
                 &["partition"],
             ),
-            restore_remaining: gauge(
+            restore_remaining: metric.int_gauge_vec(
                 "ledgerstream_processor_restore_remaining_events",
                 "Events still to fold before the partition is ready",
                 &["partition"],
             ),
-            ready_partitions,
-            rewinds,
+            ready_partitions: metric.int_gauge(
+                "ledgerstream_processor_ready_partitions",
+                "Partitions ready to process",
+            ),
+            rewinds: metric.counter(
+                "ledgerstream_processor_rewinds_total",
+                "Batches rewound after a failed write; their commands are processed again",
+            ),
             registry,
         }
     }
