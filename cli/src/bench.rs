@@ -16,8 +16,10 @@ use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
 use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::{AccountType, CommandRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message};
+
+use crate::measure::{Run, cpu_time, producer, send};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -199,75 +201,13 @@ async fn process(
     Ok(())
 }
 
-/// A timed run: records, wall time, CPU time of this process.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    records: usize,
-    wall: Duration,
-    cpu: Duration,
-}
-
-impl Run {
-    fn per_second(&self) -> f64 {
-        self.records as f64 / self.wall.as_secs_f64().max(1e-9)
-    }
-
-    fn cpu_micros_per_record(&self) -> f64 {
-        self.cpu.as_secs_f64() * 1e6 / self.records.max(1) as f64
-    }
-}
-
-/// CPU time (user + system) of this process so far, from /proc/self/stat.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after ") ".
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map_or(Vec::new(), |(_, rest)| rest.split(' ').collect());
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
-fn producer(brokers: &str) -> anyhow::Result<BaseProducer> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("partitioner", "murmur2_random")
-        .create()?)
-}
-
-fn send(producer: &BaseProducer, mut record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((
-                rdkafka::error::KafkaError::MessageProduction(
-                    rdkafka::types::RDKafkaErrorCode::QueueFull,
-                ),
-                back,
-            )) => {
-                producer.poll(Duration::from_millis(5));
-                record = back;
-            }
-            Err((error, _)) => return Err(error.into()),
-        }
-    }
-}
-
 fn produce_all(
     brokers: &str,
     topic: &str,
     codec: &Codec,
     records: &[CommandRecord],
 ) -> anyhow::Result<usize> {
-    let producer = producer(brokers)?;
+    let producer = producer(brokers, 5, "none")?;
     let mut bytes = 0;
     for record in records {
         let payload = codec.encode(record)?;
@@ -291,7 +231,7 @@ fn raw_copy(brokers: &str, from: &str, to: &str, total: usize) -> anyhow::Result
         .set("auto.offset.reset", "earliest")
         .create()?;
     consumer.subscribe(&[from])?;
-    let producer = producer(brokers)?;
+    let producer = producer(brokers, 5, "none")?;
     let (started, cpu) = (Instant::now(), cpu_time());
     let mut copied = 0;
     let deadline = Instant::now() + Duration::from_secs(600);

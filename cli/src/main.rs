@@ -14,8 +14,12 @@
 //! (see `ledgerstream_infra::Endpoints`) and call into the library crates.
 
 mod bench;
+mod exit;
 mod lag;
+mod load;
+mod measure;
 mod process;
+mod produce;
 mod registry;
 mod schemas;
 mod services;
@@ -45,6 +49,12 @@ enum Command {
     Topics(topics::Args),
     /// Run the command processor: commands in, events and results out, exactly once.
     Process(process::Args),
+    /// Send commands (from flags, --json or JSON lines) and, with --wait, print
+    /// each one's result; the exit code says whether any was rejected.
+    Produce(produce::Args),
+    /// Send a mix of commands at a target rate (a share invalid on purpose) and
+    /// report accepted, rejected by reason, and command → result latency.
+    Load(load::Args),
     /// Measure throughput against the configured services and print the figures.
     Bench(bench::Args),
     /// Watch consumer-group lag (messages, seconds, trend, ETA, stalled groups):
@@ -55,6 +65,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The subcommand has reported what happened; only the code is left.
+        Err(error) if error.is::<exit::Exit>() => error
+            .downcast_ref::<exit::Exit>()
+            .map_or(std::process::ExitCode::FAILURE, |exit| exit.code()),
         Err(error) => {
             // `{:#}` is the chain of causes on one line, without a backtrace.
             eprintln!("error: {error:#}");
@@ -81,6 +95,8 @@ fn run() -> anyhow::Result<()> {
             Command::Topics(args) => topics::run(args).await,
             Command::Lag(args) => lag::run(args).await,
             Command::Process(args) => process::run(args).await,
+            Command::Produce(args) => produce::run(args).await,
+            Command::Load(args) => load::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     })

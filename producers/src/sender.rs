@@ -6,8 +6,8 @@ use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, EncodeError, Setup, SetupError};
 use ledgerstream_schemas::records::CommandRecord;
 use rdkafka::ClientConfig;
-use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 /// Where a command landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,14 +54,31 @@ impl CommandSender {
         topic: &str,
         setup: Setup,
     ) -> Result<Self, SendError> {
+        Self::connect_with(brokers, registry, topic, setup, None).await
+    }
+
+    /// [`connect`](Self::connect), with how long Kafka may take to acknowledge a
+    /// command before its delivery fails (librdkafka's `message.timeout.ms`; its
+    /// default, 5 minutes, when `None`).
+    pub(crate) async fn connect_with(
+        brokers: &str,
+        registry: &RegistryClient,
+        topic: &str,
+        setup: Setup,
+        delivery_timeout: Option<Duration>,
+    ) -> Result<Self, SendError> {
         let codec = Codec::connect(registry, &[(Kind::Commands, topic)], setup).await?;
-        let producer = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
-            .set("partitioner", "murmur2_random")
-            .create()?;
+            .set("partitioner", "murmur2_random");
+        if let Some(timeout) = delivery_timeout {
+            config.set("message.timeout.ms", timeout.as_millis().to_string());
+        }
+        let producer = config.create()?;
         Ok(Self {
             producer,
             codec: Arc::new(codec),
@@ -74,6 +91,32 @@ impl CommandSender {
         let payload = self.codec.encode(command)?;
         self.send_raw(command.account_id().as_bytes(), &payload)
             .await
+    }
+
+    /// The topic commands go to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Queues one command, keyed by its account id, behind every command queued
+    /// before it: commands queued one after another reach their partition in that
+    /// order. Returns once the command is queued (waiting while the producer's
+    /// queue is full); the future it returns resolves once Kafka has it.
+    pub(crate) async fn queue(&self, command: &CommandRecord) -> Result<DeliveryFuture, SendError> {
+        let payload = self.codec.encode(command)?;
+        let mut record = FutureRecord::to(&self.topic)
+            .key(command.account_id().as_bytes())
+            .payload(&payload);
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((error, _)) => return Err(error.into()),
+            }
+        }
     }
 
     /// Sends bytes as they are (for tools and tests that need a malformed record).

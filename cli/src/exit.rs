@@ -1,0 +1,35 @@
+//! Exit codes that say more than failure: a subcommand returns [`Exit`] as its
+//! error, having printed what happened, and `main` exits with the code alone.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | done |
+//! | 1 | could not run, or a command was not sent (the message says why) |
+//! | 2 | bad flags (clap's usage error) |
+//! | 3 | at least one command was rejected |
+//! | 4 | at least one input was not a valid command (not sent) |
+//! | 5 | at least one result did not come within the timeout (`query account`: the version asked for) |
+//! | 6 | not found (`query account`: no such account) |
+
+/// An exit code, after the subcommand reported everything itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit(pub u8);
+
+impl Exit {
+    pub const FAILURE: Exit = Exit(1);
+    pub const REJECTED: Exit = Exit(3);
+    pub const INVALID: Exit = Exit(4);
+    pub const TIMEOUT: Exit = Exit(5);
+
+    pub fn code(self) -> std::process::ExitCode {
+        std::process::ExitCode::from(self.0)
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}

@@ -1,0 +1,96 @@
+//! What the `bench` subcommands measure with: a timed run, this process's CPU
+//! time, the machine's load, quantiles, and a producer that waits when its queue
+//! is full.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord};
+use rdkafka::types::RDKafkaErrorCode;
+
+/// A timed run: records, wall time, CPU time of this process.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub records: usize,
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+impl Run {
+    pub fn per_second(&self) -> f64 {
+        self.records as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    pub fn cpu_micros_per_record(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.records.max(1) as f64
+    }
+}
+
+/// CPU time (user + system) of this process so far, from /proc/self/stat.
+pub fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after ") ".
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or(Vec::new(), |(_, rest)| rest.split(' ').collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime: fields 14 and 15 of the line, 11 and 12 after the name.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// The 1, 5 and 15 minute load averages, from /proc/loadavg.
+pub fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An idempotent producer that batches for `linger_ms`, partitioning keys as the
+/// Java client does.
+pub fn producer(brokers: &str, linger_ms: u32, compression: &str) -> anyhow::Result<BaseProducer> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", linger_ms.to_string())
+        .set("compression.type", compression)
+        .set("partitioner", "murmur2_random")
+        .create()?)
+}
+
+/// Queues `record`, serving delivery reports while the producer's queue is full.
+pub fn send(producer: &BaseProducer, mut record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                producer.poll(Duration::from_millis(5));
+                record = back;
+            }
+            Err((error, _)) => return Err(error.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_uses_cpu() {
+        let before = cpu_time();
+        let mut x = 0u64;
+        for i in 0..30_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        assert!(x > 0);
+        assert!(cpu_time() > before, "CPU time did not advance");
+    }
+}
