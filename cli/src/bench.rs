@@ -44,6 +44,12 @@ enum What {
         #[arg(long, value_name = "N", default_value_t = 2_000)]
         batch_commands: usize,
     },
+    /// Events per second into ClickHouse (the sink alone, and a replay through
+    /// the projection), and command → visible latency with a processor.
+    ProjectClickhouse(crate::bench_project::Args),
+    /// Events per second into the history index (the sink alone), and command →
+    /// searchable latency with a processor.
+    ProjectHistory(crate::bench_history::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -54,6 +60,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             partitions,
             batch_commands,
         } => process(commands, accounts, partitions, batch_commands).await,
+        What::ProjectClickhouse(args) => crate::bench_project::run(args).await,
+        What::ProjectHistory(args) => crate::bench_history::run(args).await,
     }
 }
 

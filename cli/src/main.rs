@@ -14,12 +14,15 @@
 //! (see `ledgerstream_infra::Endpoints`) and call into the library crates.
 
 mod bench;
+mod bench_history;
+mod bench_project;
 mod exit;
 mod lag;
 mod load;
 mod measure;
 mod process;
 mod produce;
+mod project;
 mod registry;
 mod schemas;
 mod services;
@@ -55,6 +58,9 @@ enum Command {
     /// Send a mix of commands at a target rate (a share invalid on purpose) and
     /// report accepted, rejected by reason, and command → result latency.
     Load(load::Args),
+    /// Run projections of account-events (`clickhouse`, `history`), each in its own consumer
+    /// group, committing offsets only after their writes are durable.
+    Project(project::Args),
     /// Measure throughput against the configured services and print the figures.
     Bench(bench::Args),
     /// Watch consumer-group lag (messages, seconds, trend, ETA, stalled groups):
@@ -97,6 +103,7 @@ fn run() -> anyhow::Result<()> {
             Command::Process(args) => process::run(args).await,
             Command::Produce(args) => produce::run(args).await,
             Command::Load(args) => load::run(args).await,
+            Command::Project(args) => project::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     })

@@ -53,6 +53,15 @@ pub fn load_average() -> String {
         .join(" ")
 }
 
+/// The `p` quantile (0 to 1) of sorted `values`; NaN when there are none.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((values.len() as f64 * p).ceil() as usize).clamp(1, values.len()) - 1;
+    values[index]
+}
+
 /// An idempotent producer that batches for `linger_ms`, partitioning keys as the
 /// Java client does.
 pub fn producer(brokers: &str, linger_ms: u32, compression: &str) -> anyhow::Result<BaseProducer> {
@@ -82,6 +91,16 @@ pub fn send(producer: &BaseProducer, mut record: BaseRecord<'_, [u8], [u8]>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_pick_the_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 0.5), 50.0);
+        assert_eq!(percentile(&values, 0.99), 99.0);
+        assert_eq!(percentile(&values, 1.0), 100.0);
+        assert_eq!(percentile(&[7.0], 0.99), 7.0);
+        assert!(percentile(&[], 0.5).is_nan());
+    }
 
     #[test]
     fn this_process_uses_cpu() {

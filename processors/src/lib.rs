@@ -4,6 +4,7 @@
 pub mod domain;
 pub mod lag;
 pub mod processor;
+pub mod projection;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

@@ -81,4 +81,7 @@ impl Drop for TempDir {
     }
 }
 
+pub mod clickhouse;
+pub mod log;
 pub mod pipeline;
+pub mod workload;

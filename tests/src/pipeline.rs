@@ -405,6 +405,44 @@ impl Pipeline {
         ProcessorChild { child, port, log }
     }
 
+    /// Starts `ledgerstream project` for this pipeline with `args` (the
+    /// projections and their own flags; the topic suffix, a free `--listen` port
+    /// and every service's address are set here), and waits until its `/health`
+    /// says ready.
+    pub async fn project(&self, name: &str, args: &[&str]) -> ProcessorChild {
+        let mut projector = self.spawn_project(name, args);
+        projector.wait_ready(Duration::from_secs(60)).await;
+        projector
+    }
+
+    /// [`project`](Self::project) without waiting.
+    pub fn spawn_project(&self, name: &str, args: &[&str]) -> ProcessorChild {
+        let port = free_port();
+        let log = self.state.path().join(format!("{name}.log"));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("projector log");
+        let endpoints = crate::endpoints();
+        let child = Command::new(ledgerstream_bin())
+            .arg("project")
+            .args(args)
+            .arg(format!("--topic-suffix={}", self.suffix))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
+            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
+            .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
+            .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
+            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processors=debug")
+            .env_remove("RUST_BACKTRACE")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start ledgerstream project");
+        ProcessorChild { child, port, log }
+    }
+
     /// Writes one record straight to `topic` (records no processor would write:
     /// garbage, gaps, duplicates), keyed by `key`, and waits for its delivery.
     pub fn produce_raw(&self, topic: &str, partition: i32, key: &str, payload: &[u8]) {

@@ -1,0 +1,30 @@
+//! The ClickHouse projection: `account-events` into analytical tables.
+//!
+//! | table | engine, key | holds |
+//! |---|---|---|
+//! | `account_events` | ReplacingMergeTree, (account_id, version) | every event, flattened, with the account's owner, type and currency |
+//! | `account_balances` | ReplacingMergeTree(version), account_id | each account's current state: balance, status, type, owner, version, last activity |
+//! | `account_daily_stats`, `account_type_daily_stats` | views over `account_events FINAL` | per day and account / account type: counts and sums of deposits, withdrawals, fees, transfers |
+//! | `projection_checkpoints` | ReplacingMergeTree(next_offset) | the last durable position per partition |
+//!
+//! Every name takes the table suffix (`account_events_v1`). The DDL is in
+//! `infra/clickhouse/migrations/`, applied at start ([`schema`]). Every table
+//! collapses rows written twice, so the runner's at-least-once writes stay exact
+//! for readers that use `FINAL`; the README lists the queries.
+//!
+//! Files: [`config`] (settings, table names), [`sink`] (the [`Sink`] impl),
+//! [`rows`] (events as rows, account state), [`schema`] (migrations),
+//! [`retry`] (which failures are retried).
+//!
+//! [`Sink`]: crate::projection::sink::Sink
+
+pub mod config;
+pub mod retry;
+pub mod rows;
+pub mod schema;
+pub mod sink;
+
+pub use ::clickhouse::Client;
+pub use config::{ClickHouseConfig, Tables};
+pub use retry::ClickHouseError;
+pub use sink::{ClickHouseSink, NAME, client};

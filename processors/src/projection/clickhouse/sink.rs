@@ -1,0 +1,371 @@
+//! The ClickHouse sink: a batch of events becomes rows of `account_events` (all
+//! of them) and `account_balances` (each touched account's state after the
+//! batch), then checkpoint rows.
+//!
+//! Owner, type and currency only come with `AccountOpened`, yet every row needs
+//! them, so the sink keeps each account's current state in memory, per
+//! partition. An account it has not seen since it started, whose first event in
+//! the batch is not version 1, is read back from `account_balances FINAL` — which
+//! holds at least everything before the checkpoint the partition resumed from.
+//! States move forward only once the batch is durable; a batch that fails leaves
+//! them as they were.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::time::Duration;
+
+use clickhouse::Client;
+use clickhouse::sql::Identifier;
+use secrecy::ExposeSecret;
+
+use super::config::{ClickHouseConfig, Tables};
+use super::retry::ClickHouseError;
+use super::rows::{BalanceRow, CheckpointRow, EventRow, Projected, epoch_seconds};
+use super::schema;
+use crate::projection::checkpoint::Checkpoint;
+use crate::projection::dead_letters::now_millis;
+use crate::projection::gaps::{GapReport, Sequence};
+use crate::projection::metrics::ProjectionMetrics;
+use crate::projection::sink::{Rejected, Sink, SourcedEvent, Written};
+
+/// The projection's name: metrics label, checkpoint key.
+pub const NAME: &str = "clickhouse";
+
+/// Accounts read back from `account_balances` per query.
+const LOOKUP_CHUNK: usize = 1_000;
+
+/// The events of one batch, checked and flattened.
+#[derive(Debug, Default)]
+pub struct Batch {
+    events: Vec<Projected>,
+}
+
+impl Batch {
+    /// Events in the batch.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the batch holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// The current state of the accounts of each partition, as far as durable.
+#[derive(Debug, Default)]
+struct Accounts {
+    by_partition: HashMap<i32, HashMap<String, BalanceRow>>,
+    len: usize,
+    limit: usize,
+}
+
+impl Accounts {
+    fn get(&self, partition: i32, account_id: &str) -> Option<&BalanceRow> {
+        self.by_partition.get(&partition)?.get(account_id)
+    }
+
+    fn insert(&mut self, partition: i32, state: BalanceRow) {
+        let accounts = self.by_partition.entry(partition).or_default();
+        if accounts.insert(state.account_id.clone(), state).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn forget(&mut self, partitions: &[i32]) {
+        for partition in partitions {
+            if let Some(accounts) = self.by_partition.remove(partition) {
+                self.len -= accounts.len();
+            }
+        }
+    }
+
+    /// Keeps memory bounded: past the limit, start over (states are read back
+    /// from `account_balances` when needed again).
+    fn trim(&mut self) {
+        if self.len > self.limit {
+            self.by_partition.clear();
+            self.len = 0;
+        }
+    }
+}
+
+/// An account's state while a batch is folded.
+#[derive(Debug)]
+struct Staged {
+    partition: i32,
+    state: BalanceRow,
+    /// Whether anything is known of the account (else its first event must be 1).
+    known: bool,
+    /// Whether an event of the batch moved it forward.
+    advanced: bool,
+}
+
+/// Writes `account-events` into ClickHouse.
+#[derive(Debug)]
+pub struct ClickHouseSink {
+    client: Client,
+    tables: Tables,
+    accounts: Accounts,
+    gaps: GapReport,
+    timeout: Duration,
+}
+
+/// A client for `config`'s server (validation off: 18.16 lacks the format the
+/// client's schema check uses).
+pub fn client(config: &ClickHouseConfig) -> Client {
+    let mut client = Client::default()
+        .with_url(&config.url)
+        .with_database(&config.database)
+        .with_validation(false)
+        .with_compression(if config.compression {
+            clickhouse::Compression::Lz4
+        } else {
+            clickhouse::Compression::None
+        });
+    if let Some(user) = &config.user {
+        client = client.with_user(user);
+    }
+    if let Some(password) = &config.password {
+        client = client.with_password(password.expose_secret());
+    }
+    client
+}
+
+impl ClickHouseSink {
+    /// Connects and applies the migrations the table set lacks (the versions
+    /// applied now are returned).
+    pub async fn connect(
+        config: &ClickHouseConfig,
+        metrics: ProjectionMetrics,
+    ) -> Result<(Self, Vec<u32>), ClickHouseError> {
+        let client = client(config);
+        let tables = config.tables();
+        let applied = schema::migrate(&client, &tables).await?;
+        let sink = Self {
+            client,
+            tables,
+            accounts: Accounts {
+                limit: config.cached_accounts,
+                ..Accounts::default()
+            },
+            gaps: GapReport::new(NAME, metrics),
+            timeout: Duration::from_millis(config.request_timeout_millis),
+        };
+        Ok((sink, applied))
+    }
+
+    /// The tables written.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// Reads back the state of accounts first met in `batch` at a version above 1.
+    async fn look_up_unknown(&mut self, batch: &Batch) -> Result<(), ClickHouseError> {
+        let mut first_seen = HashSet::new();
+        let mut wanted: HashMap<&str, i32> = HashMap::new();
+        for event in &batch.events {
+            let first = first_seen.insert(event.account_id.as_str());
+            if first
+                && event.version > 1
+                && self
+                    .accounts
+                    .get(event.partition, &event.account_id)
+                    .is_none()
+            {
+                wanted.insert(&event.account_id, event.partition);
+            }
+        }
+        let ids: Vec<&str> = wanted.keys().copied().collect();
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let query = self
+                .client
+                .query("SELECT ?fields FROM ? FINAL WHERE account_id IN (SELECT arrayJoin(?))")
+                .bind(Identifier(&self.tables.balances))
+                .bind(chunk)
+                .fetch_all::<BalanceRow>();
+            let found = timed(self.timeout, "reading account states", query).await?;
+            for state in found {
+                if let Some(&partition) = wanted.get(state.account_id.as_str()) {
+                    self.accounts.insert(partition, state);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `future`, failing as timed out after `limit`.
+async fn timed<T>(
+    limit: Duration,
+    during: &'static str,
+    future: impl Future<Output = clickhouse::error::Result<T>>,
+) -> Result<T, ClickHouseError> {
+    match tokio::time::timeout(limit, future).await {
+        Ok(result) => result.map_err(ClickHouseError::during(during)),
+        Err(_) => Err(ClickHouseError::Request {
+            during,
+            source: clickhouse::error::Error::TimedOut,
+        }),
+    }
+}
+
+impl Sink for ClickHouseSink {
+    type Batch = Batch;
+    type Error = ClickHouseError;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn add(&mut self, batch: &mut Batch, event: SourcedEvent) -> Result<(), Rejected> {
+        batch.events.push(Projected::from_event(event)?);
+        Ok(())
+    }
+
+    async fn write(&mut self, batch: &Batch) -> Result<Written, ClickHouseError> {
+        self.look_up_unknown(batch).await?;
+        let projected_at = epoch_seconds(now_millis());
+        let during = ClickHouseError::during;
+        let mut staged: HashMap<&str, Staged> = HashMap::new();
+        let mut anomalies = Vec::new();
+
+        let mut events = self
+            .client
+            .insert::<EventRow<'_>>(&self.tables.events)
+            .await
+            .map_err(during("inserting events"))?
+            .with_timeouts(Some(self.timeout), Some(self.timeout));
+        for event in &batch.events {
+            let entry = staged.entry(event.account_id.as_str()).or_insert_with(|| {
+                match self.accounts.get(event.partition, &event.account_id) {
+                    Some(state) => Staged {
+                        partition: event.partition,
+                        state: state.clone(),
+                        known: true,
+                        advanced: false,
+                    },
+                    None => Staged {
+                        partition: event.partition,
+                        state: BalanceRow::unknown(&event.account_id),
+                        known: false,
+                        advanced: false,
+                    },
+                }
+            });
+            let sequence = Sequence::of(entry.known.then_some(entry.state.version), event.version);
+            if sequence.applies() {
+                entry.state.apply(event);
+                entry.state.projected_at = projected_at;
+                entry.known = true;
+                entry.advanced = true;
+            }
+            if sequence != Sequence::Next {
+                anomalies.push((sequence, event));
+            }
+            // Duplicates are written too: the row collapses with the one written
+            // before, and a copy lost with a crashed batch is written at last.
+            events
+                .write(&EventRow::new(event, &entry.state, projected_at))
+                .await
+                .map_err(during("inserting events"))?;
+        }
+        events.end().await.map_err(during("inserting events"))?;
+
+        let mut balances = self
+            .client
+            .insert::<BalanceRow>(&self.tables.balances)
+            .await
+            .map_err(during("inserting balances"))?
+            .with_timeouts(Some(self.timeout), Some(self.timeout));
+        let mut balance_rows = 0;
+        for account in staged.values().filter(|s| s.advanced) {
+            balances
+                .write(&account.state)
+                .await
+                .map_err(during("inserting balances"))?;
+            balance_rows += 1;
+        }
+        balances.end().await.map_err(during("inserting balances"))?;
+
+        // Durable: the states move forward, and anomalies are reported once.
+        for (sequence, event) in anomalies {
+            self.gaps
+                .report(sequence, &event.account_id, event.partition, event.offset);
+        }
+        for account in staged.into_values().filter(|s| s.advanced) {
+            self.accounts.insert(account.partition, account.state);
+        }
+        self.accounts.trim();
+        Ok(Written {
+            rows: vec![
+                ("account_events", batch.events.len() as u64),
+                ("account_balances", balance_rows),
+            ],
+            refused: Vec::new(),
+        })
+    }
+
+    async fn load_checkpoints(
+        &mut self,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<Vec<Checkpoint>, ClickHouseError> {
+        let query = self
+            .client
+            .query("SELECT ?fields FROM ? FINAL WHERE projection = ? AND topic = ?")
+            .bind(Identifier(&self.tables.checkpoints))
+            .bind(NAME)
+            .bind(topic)
+            .fetch_all::<CheckpointRow>();
+        let rows = timed(self.timeout, "reading checkpoints", query).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| partitions.contains(&row.kafka_partition))
+            .map(|row| Checkpoint {
+                partition: row.kafka_partition,
+                next_offset: i64::try_from(row.next_offset).unwrap_or(i64::MAX),
+                last_event_at_ms: row.last_event_at_ms,
+                updated_at_ms: row.updated_at_ms,
+            })
+            .collect())
+    }
+
+    async fn save_checkpoints(
+        &mut self,
+        topic: &str,
+        checkpoints: &[Checkpoint],
+    ) -> Result<(), ClickHouseError> {
+        let during = ClickHouseError::during("saving checkpoints");
+        let mut insert = self
+            .client
+            .insert::<CheckpointRow>(&self.tables.checkpoints)
+            .await
+            .map_err(during)?
+            .with_timeouts(Some(self.timeout), Some(self.timeout));
+        for checkpoint in checkpoints {
+            let row = CheckpointRow {
+                projection: NAME.to_owned(),
+                topic: topic.to_owned(),
+                kafka_partition: checkpoint.partition,
+                next_offset: u64::try_from(checkpoint.next_offset).unwrap_or(0),
+                last_event_at: epoch_seconds(checkpoint.last_event_at_ms),
+                last_event_at_ms: checkpoint.last_event_at_ms,
+                updated_at: epoch_seconds(checkpoint.updated_at_ms),
+                updated_at_ms: checkpoint.updated_at_ms,
+            };
+            insert
+                .write(&row)
+                .await
+                .map_err(ClickHouseError::during("saving checkpoints"))?;
+        }
+        insert
+            .end()
+            .await
+            .map_err(ClickHouseError::during("saving checkpoints"))
+    }
+
+    fn revoked(&mut self, partitions: &[i32]) {
+        self.accounts.forget(partitions);
+    }
+}

@@ -1,0 +1,208 @@
+//! Dead letters of a projection: the record as it was read, with the headers of
+//! `processor::dead_letter` (source topic, partition, offset, error class and
+//! message, time, component). A record is dead-lettered when it does not decode,
+//! or when its sink rejects it ([`Rejected`](super::sink::Rejected)).
+//!
+//! Every dead letter of a batch is delivered before the batch's checkpoint is
+//! written, so a dead letter is never lost to a crash: the record is read again
+//! and dead-lettered again (at least once).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::processor::dead_letter::DeadLetter;
+
+/// The first failed delivery since the last check.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    failed: Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {
+        if let Err((error, _)) = result {
+            let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| error.to_string());
+        }
+    }
+}
+
+/// Sends dead letters to one topic.
+pub struct DeadLetters {
+    producer: BaseProducer<Deliveries>,
+    topic: String,
+    component: &'static str,
+    sent: usize,
+}
+
+impl std::fmt::Debug for DeadLetters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadLetters")
+            .field("topic", &self.topic)
+            .field("sent", &self.sent)
+            .finish()
+    }
+}
+
+impl DeadLetters {
+    /// A producer of dead letters to `topic`, sent as `component`.
+    pub fn new(
+        brokers: &str,
+        topic: String,
+        component: &'static str,
+        timeout: Duration,
+    ) -> Result<Self, KafkaError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", timeout.as_millis().to_string())
+            .create_with_context(Deliveries::default())?;
+        Ok(Self {
+            producer,
+            topic,
+            component,
+            sent: 0,
+        })
+    }
+
+    /// Sends `message` (key, value, unchanged) with the headers saying why.
+    pub fn send(
+        &mut self,
+        message: &impl Message,
+        class: &str,
+        detail: String,
+    ) -> Result<(), KafkaError> {
+        let letter = DeadLetter {
+            component: self.component,
+            topic: message.topic(),
+            partition: message.partition(),
+            offset: message.offset(),
+            class,
+            message: detail,
+            at_millis: now_millis(),
+        };
+        let mut record = BaseRecord::to(&self.topic).headers(letter.headers());
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
+        let mut pending = record;
+        loop {
+            match self.producer.send(pending) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    self.producer.poll(Duration::from_millis(10));
+                    pending = back;
+                }
+                Err((error, _)) => return Err(error),
+            }
+        }
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// Waits until every dead letter sent so far is delivered; the first failure
+    /// otherwise.
+    pub fn flush(&mut self, timeout: Duration) -> Result<(), String> {
+        if self.sent == 0 {
+            return Ok(());
+        }
+        crate::processor::flush(&self.producer, timeout).map_err(|e| e.to_string())?;
+        let failed = self
+            .producer
+            .context()
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.sent = 0;
+        match failed {
+            None => Ok(()),
+            Some(error) => Err(error),
+        }
+    }
+}
+
+/// Reads the records at `wanted` (partition, offset) of `topic` back from the
+/// log, in the order asked: records a sink refused after the consumer had moved
+/// on, to be dead-lettered as they were read. Rare, so a consumer of its own,
+/// in no group.
+pub fn read_back(
+    brokers: &str,
+    topic: &str,
+    wanted: &[(i32, i64)],
+    timeout: Duration,
+) -> Result<Vec<OwnedMessage>, String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "ledgerstream-dead-letter-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .map_err(|e| e.to_string())?;
+    let mut starts: BTreeMap<i32, i64> = BTreeMap::new();
+    for &(partition, offset) in wanted {
+        let start = starts.entry(partition).or_insert(offset);
+        *start = (*start).min(offset);
+    }
+    let mut list = TopicPartitionList::new();
+    for (&partition, &offset) in &starts {
+        list.add_partition_offset(topic, partition, Offset::Offset(offset))
+            .map_err(|e| e.to_string())?;
+    }
+    consumer.assign(&list).map_err(|e| e.to_string())?;
+    let mut found: HashMap<(i32, i64), OwnedMessage> = HashMap::new();
+    let deadline = Instant::now() + timeout;
+    while found.len() < wanted.len() {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "read {} of the {} refused records of {topic} back within {timeout:?}",
+                found.len(),
+                wanted.len()
+            ));
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                let at = (message.partition(), message.offset());
+                if wanted.contains(&at) {
+                    found.insert(at, message.detach());
+                }
+            }
+            Some(Err(error)) => return Err(error.to_string()),
+            None => {}
+        }
+    }
+    wanted
+        .iter()
+        .map(|at| {
+            found
+                .get(at)
+                .cloned()
+                .ok_or_else(|| format!("record {}/{} not read back", at.0, at.1))
+        })
+        .collect()
+}
+
+/// Now, epoch milliseconds.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,31 @@
+//! The history projection: `account-events` into a search index of money
+//! movements, one document per movement, for statements and search
+//! (`ledgerstream project history`).
+//!
+//! | index | one document per | holds |
+//! |---|---|---|
+//! | `transaction-history` (alias) → `transaction-history-v1` | money movement (event id) | movement (`CREDIT`, `DEBIT`, `TRANSFER_OUT`, `TRANSFER_IN`), amount, fee, signed change, balance after, counterparty, reference, channel, time, account, version, ids, source partition and offset |
+//! | `ledgerstream-projection-checkpoints` | projection, index and partition | the last durable position |
+//!
+//! The mapping is the index template in `infra/search/`, put at start
+//! ([`template`]). Documents are keyed by event id and versioned by the
+//! account's version (`version_type=external`), so the runner's at-least-once
+//! writes leave exactly one document per movement; the README lists the queries.
+//! Everything used works on Elasticsearch 8 and on the local test server.
+//!
+//! Files: [`config`] (settings, index names), [`sink`] (the [`Sink`] impl),
+//! [`documents`] (events as documents), [`template`] (template and indices),
+//! [`retry`] (which failures are retried, per request and per document).
+//!
+//! [`Sink`]: crate::projection::sink::Sink
+
+pub mod config;
+pub mod documents;
+pub mod retry;
+pub mod sink;
+pub mod template;
+
+pub use config::{HistoryConfig, Indices};
+pub use documents::{HistoryDocument, Movement};
+pub use retry::HistoryError;
+pub use sink::{HistorySink, NAME, client};

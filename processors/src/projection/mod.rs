@@ -1,0 +1,50 @@
+//! Projections: `account-events` into read models, each in its own consumer group.
+//!
+//! ```text
+//!  account-events ──▶ runner (one per projection: own group, read_committed, own thread)
+//!                       │  decode ─▶ Sink::add ─▶ batch ─▶ Sink::write ─▶ checkpoints ─▶ commit
+//!                       └─ undecodable or rejected records ─▶ account-dead-letters
+//! ```
+//!
+//! Every projection has the same shape, so a reader of one finds the way in all:
+//! the framework here ([`runner`], [`config`], [`checkpoint`], [`gaps`],
+//! [`retry`], [`dead_letters`], [`metrics`], [`health`]) drives a [`sink::Sink`]
+//! that lives in a folder of its own with the same files — `mod.rs`, `config.rs`
+//! (settings), `sink.rs` (the `Sink` impl), `retry.rs` (which of its failures are
+//! retried), its schema, and its integration test in
+//! `tests/tests/projection_<name>.rs`. [`clickhouse`] is the first, [`history`]
+//! the second.
+//!
+//! The guarantees every sink relies on, and gives:
+//!
+//! - offsets are committed only after the batch they cover is durable in the
+//!   sink, and after its checkpoint; a crash anywhere replays from the last
+//!   checkpoint, so events are written at least once;
+//! - writing an event again changes nothing (ClickHouse collapses rows by
+//!   account and version, the history index keys documents by event id with
+//!   external versions), so at-least-once writes give exact read models;
+//! - a record that can never be written goes to the dead-letter topic with the
+//!   processor's headers, and the projection goes on;
+//! - per account, a version gap or a duplicate is counted and logged, never
+//!   fatal.
+//!
+//! Several projections can run in one process (`ledgerstream project clickhouse
+//! history`): each has its runner and group; [`metrics`] and [`health`] are shared.
+
+pub mod checkpoint;
+pub mod clickhouse;
+pub mod config;
+pub mod dead_letters;
+pub mod gaps;
+pub mod health;
+pub mod history;
+pub mod metrics;
+pub mod retry;
+pub mod runner;
+pub mod sink;
+
+pub use config::{ConfigError, ProjectionConfig};
+pub use health::{HealthBoard, ProjectionHealth, serve};
+pub use metrics::ProjectionMetrics;
+pub use runner::{ProjectionError, RunnerParts, run};
+pub use sink::{Refused, Rejected, Sink, SourcedEvent, Written};

@@ -1,0 +1,433 @@
+//! The ClickHouse projection end to end, on the real broker, registry, ClickHouse
+//! and processor: thousands of random commands, the projector killed with SIGKILL
+//! three times along the way, and at the end ClickHouse equal to a fold of the
+//! event log — exactly, with no duplicate. Also: dead letters and version
+//! anomalies on a hand-written log, and migrations applied once.
+//!
+//! Every test writes its own table set (a random table suffix) and drops it.
+
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clickhouse::sql::Identifier;
+use ledgerstream_processors::processor::dead_letter::headers as dlq;
+use ledgerstream_processors::projection::ProjectionMetrics;
+use ledgerstream_processors::projection::clickhouse::{ClickHouseError, ClickHouseSink, schema};
+use ledgerstream_schemas::records::{
+    AccountOpened, AccountType, CommandRecord, EventMetadata, EventRecord, MoneyDeposited,
+};
+use ledgerstream_tests::clickhouse::{Balance, TableSet, assert_equals_fold, wait_until_projected};
+use ledgerstream_tests::log::{fold_the_log, wait_for_the_processor};
+use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
+use ledgerstream_tests::workload::{mix, opens};
+
+const ACCOUNTS: usize = 30;
+
+/// Whether rows beyond the checkpoints are written: a batch between its write
+/// and its checkpoint (mid-flush).
+async fn written_past_the_checkpoints(set: &TableSet) -> bool {
+    let sql = "SELECT count() FROM ? \
+               ANY INNER JOIN (SELECT kafka_partition AS source_partition, next_offset FROM ? FINAL) \
+               USING source_partition WHERE source_offset >= next_offset";
+    let rows = set
+        .client
+        .query(sql)
+        .bind(Identifier(&set.tables.events))
+        .bind(Identifier(&set.tables.checkpoints))
+        .fetch_one::<u64>()
+        .await
+        .expect("rows past the checkpoints");
+    rows > 0
+}
+
+/// SIGKILL as soon as a batch is written and not yet checkpointed (within
+/// `patience`; after it, at once). Whether the kill landed mid-flush.
+async fn kill_mid_flush(
+    projector: &mut ProcessorChild,
+    set: &TableSet,
+    patience: Duration,
+) -> bool {
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        if written_past_the_checkpoints(set).await {
+            projector.kill();
+            return true;
+        }
+    }
+    projector.kill();
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_log() {
+    let pipeline = Arc::new(Pipeline::new(3).await);
+    let set = TableSet::new().await;
+    let _processor = pipeline
+        .processor("processor", &["--batch-commands", "200"])
+        .await;
+    let projector_flags = ["--batch-rows", "300", "--batch-millis", "100"];
+    let mut projector = pipeline
+        .projector("projector", &set.suffix, &projector_flags)
+        .await;
+
+    let mut sent: Vec<CommandRecord> = opens(ACCOUNTS);
+    for open in &sent {
+        pipeline.sender.send(open).await.expect("send");
+    }
+    let load = mix(3_000, ACCOUNTS);
+    sent.extend(load.iter().cloned());
+    let progress = Arc::new(AtomicUsize::new(0));
+    let sender = {
+        let (pipeline, progress) = (Arc::clone(&pipeline), Arc::clone(&progress));
+        tokio::spawn(async move {
+            for command in &load {
+                pipeline.sender.send(command).await.expect("send");
+                progress.fetch_add(1, Ordering::Relaxed);
+                // About 400 commands a second: the projector flushes all along.
+                tokio::time::sleep(Duration::from_micros(2_500)).await;
+            }
+        })
+    };
+
+    let mut mid_flush = 0;
+    for kill in 1..=3 {
+        while progress.load(Ordering::Relaxed) < kill * 700 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if kill_mid_flush(&mut projector, &set, Duration::from_secs(10)).await {
+            mid_flush += 1;
+        }
+        // tansu 0.6 reassigns a killed member's partitions only once its 10 s
+        // session has expired: restart after it, as a supervisor would.
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        projector = pipeline
+            .projector("projector", &set.suffix, &projector_flags)
+            .await;
+    }
+    sender.await.expect("sender");
+    println!("{mid_flush} of 3 kills landed between a batch's write and its checkpoint");
+    assert!(mid_flush >= 1, "no kill landed mid-flush");
+
+    wait_for_the_processor(&pipeline).await;
+    let fold = fold_the_log(&pipeline).await;
+    assert_eq!(
+        fold.event_ids.len(),
+        fold.events,
+        "the log itself has no duplicate event"
+    );
+    assert!(
+        fold.events > 2_000,
+        "too few events to prove much: {}",
+        fold.events
+    );
+    wait_until_projected(&set, &set.tables.events, fold.events, &projector).await;
+    assert_equals_fold(&set, &set.tables, &fold).await;
+
+    let metrics = projector.metrics().await;
+    assert!(
+        metrics.contains(
+            "ledgerstream_projection_end_to_end_seconds_count{projection=\"clickhouse\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("kind=\"gap\""),
+        "no version gap on a log the processor wrote:\n{metrics}"
+    );
+    let status = projector.terminate(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
+        projector.log_tail()
+    );
+}
+
+fn metadata(account_id: &str, version: i64) -> EventMetadata {
+    EventMetadata {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        account_id: account_id.to_owned(),
+        version,
+        occurred_at: 1_763_700_000_000 + version * 1_000,
+        command_id: uuid::Uuid::new_v4().to_string(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        causation_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+fn deposit(account_id: &str, version: i64, amount: i64, after: i64) -> EventRecord {
+    MoneyDeposited {
+        metadata: metadata(account_id, version),
+        amount_minor: amount,
+        currency: "EUR".to_owned(),
+        balance_after_minor: after,
+        reference: None,
+    }
+    .into()
+}
+
+/// A log no processor would write: garbage, a gap and a duplicate. The garbage is
+/// dead-lettered with its headers, the anomalies counted, the rest projected.
+#[tokio::test(flavor = "multi_thread")]
+async fn undecodable_events_are_dead_lettered_and_anomalies_counted() {
+    let pipeline = Pipeline::new(1).await;
+    let set = TableSet::new().await;
+    let topic = pipeline.topics.events.clone();
+    let opened: EventRecord = AccountOpened {
+        metadata: metadata("acc-x", 1),
+        owner_id: "owner-x".to_owned(),
+        account_type: AccountType::Investment,
+        currency: "EUR".to_owned(),
+        initial_deposit_minor: 100_00,
+        balance_after_minor: 100_00,
+    }
+    .into();
+    let second = deposit("acc-x", 2, 5_00, 105_00);
+    let log = [
+        opened,
+        second.clone(),
+        second,                            // a duplicate
+        deposit("acc-x", 4, 1_00, 106_00), // version 3 is missing: a gap
+    ];
+    pipeline.produce_raw(&topic, 0, "acc-x", b"{\"not\":\"avro\"}");
+    for event in &log {
+        pipeline.produce_raw(
+            &topic,
+            0,
+            "acc-x",
+            &pipeline.codec.encode(event).expect("encode"),
+        );
+    }
+
+    let mut projector = pipeline
+        .projector("projector", &set.suffix, &["--batch-millis", "50"])
+        .await;
+    wait_until_projected(&set, &set.tables.events, 3, &projector).await;
+    let balance: Balance = set
+        .client
+        .query("SELECT ?fields FROM ? FINAL")
+        .bind(Identifier(&set.tables.balances))
+        .fetch_one()
+        .await
+        .expect("one balance");
+    assert_eq!(
+        (
+            balance.balance_minor,
+            balance.version,
+            balance.account_type.as_str()
+        ),
+        (106_00, 4, "INVESTMENT")
+    );
+    let owners: Vec<(String, String)> = set
+        .client
+        .query("SELECT owner_id, account_type FROM ? FINAL")
+        .bind(Identifier(&set.tables.events))
+        .fetch_all()
+        .await
+        .expect("owners");
+    assert_eq!(owners.len(), 3);
+    assert!(
+        owners
+            .iter()
+            .all(|(o, t)| o == "owner-x" && t == "INVESTMENT"),
+        "every row carries owner and type: {owners:?}"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let letters = loop {
+        let letters = pipeline.read_all(&pipeline.topics.dead_letters);
+        if !letters.is_empty() || Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(letters.len(), 1, "one dead letter");
+    let letter = &letters[0];
+    assert_eq!(letter.headers[dlq::SOURCE_TOPIC], topic);
+    assert_eq!(letter.headers[dlq::SOURCE_OFFSET], "0");
+    assert_eq!(letter.headers[dlq::ERROR_CLASS], "bad-magic");
+    assert_eq!(letter.headers[dlq::COMPONENT], "projection-clickhouse");
+    assert_eq!(
+        letter.payload, b"{\"not\":\"avro\"}",
+        "the record goes as it was"
+    );
+
+    let metrics = projector.metrics().await;
+    for line in [
+        "ledgerstream_projection_version_anomalies_total{kind=\"gap\",projection=\"clickhouse\"} 1",
+        "ledgerstream_projection_version_anomalies_total{kind=\"duplicate\",projection=\"clickhouse\"} 1",
+        "ledgerstream_dead_letters_total{class=\"bad-magic\",source=\"",
+        "ledgerstream_projection_checkpoint_offset{partition=\"0\",projection=\"clickhouse\"} 5",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    let status = projector.terminate(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        projector.log_tail()
+    );
+
+    // Restarted, it resumes from its checkpoint: nothing is read twice.
+    let mut again = pipeline.projector("projector", &set.suffix, &[]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let metrics = again.metrics().await;
+    assert!(
+        !metrics.contains("ledgerstream_projection_events_total{"),
+        "re-read after a clean stop:\n{metrics}"
+    );
+    again.terminate(Duration::from_secs(10));
+}
+
+#[derive(Debug, clickhouse::Row, serde::Serialize)]
+struct Tampered {
+    version: u32,
+    name: String,
+    checksum: u32,
+    applied_at: u32,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrations_apply_once_and_refuse_an_edited_one() {
+    let set = TableSet::new().await;
+    let metrics = ProjectionMetrics::new();
+    let (_, first) = ClickHouseSink::connect(&set.config, metrics.clone())
+        .await
+        .expect("first start");
+    assert_eq!(
+        first,
+        schema::MIGRATIONS
+            .iter()
+            .map(|m| m.version)
+            .collect::<Vec<_>>()
+    );
+    let (_, second) = ClickHouseSink::connect(&set.config, metrics.clone())
+        .await
+        .expect("second start");
+    assert!(
+        second.is_empty(),
+        "a second start applies nothing: {second:?}"
+    );
+    for table in set.tables.all() {
+        let found: u64 = set
+            .client
+            .query(
+                "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?",
+            )
+            .bind(table)
+            .fetch_one()
+            .await
+            .expect("system.tables");
+        assert_eq!(found, 1, "{table} exists");
+    }
+
+    // Migration 1 recorded with another checksum: as if its file had been edited.
+    let mut insert = set
+        .client
+        .insert::<Tampered>(&set.tables.migrations)
+        .await
+        .expect("insert");
+    insert
+        .write(&Tampered {
+            version: 1,
+            name: "account_events".to_owned(),
+            checksum: 1,
+            applied_at: 2_000_000_000,
+        })
+        .await
+        .expect("write");
+    insert.end().await.expect("end");
+    let error = ClickHouseSink::connect(&set.config, metrics)
+        .await
+        .expect_err("an edited migration");
+    assert!(
+        matches!(error, ClickHouseError::MigrationChanged { version: 1, .. }),
+        "{error}"
+    );
+}
+
+/// Every query of the README's "Analytics in ClickHouse" runs on this server, on
+/// a table set written by the sink; the balance check finds nothing to report.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_queries_run() {
+    use ledgerstream_processors::projection::{Sink, SourcedEvent};
+
+    let set = TableSet::new().await;
+    let (mut sink, _) = ClickHouseSink::connect(&set.config, ProjectionMetrics::new())
+        .await
+        .expect("connect");
+    let opened: EventRecord = AccountOpened {
+        metadata: metadata("acc-001", 1),
+        owner_id: "owner-1".to_owned(),
+        account_type: AccountType::Checking,
+        currency: "USD".to_owned(),
+        initial_deposit_minor: 100_00,
+        balance_after_minor: 100_00,
+    }
+    .into();
+    let mut batch = Default::default();
+    for (offset, event) in [opened, deposit("acc-001", 2, 5_00, 105_00)]
+        .into_iter()
+        .enumerate()
+    {
+        let sourced = SourcedEvent {
+            partition: 0,
+            offset: offset as i64,
+            event,
+        };
+        sink.add(&mut batch, sourced).expect("add");
+    }
+    sink.write(&batch).await.expect("write");
+
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Analytics in ClickHouse"))
+        .expect("the README has a section \"Analytics in ClickHouse\"");
+    let mut queries = Vec::new();
+    for block in section.split("```sql\n").skip(1) {
+        let sql = block.split("```").next().unwrap_or_default();
+        queries.extend(schema::split_statements(sql));
+    }
+    assert!(queries.len() >= 10, "{} queries found", queries.len());
+    let bases = [
+        ("account_type_daily_stats", &set.tables.type_daily_stats),
+        ("account_daily_stats", &set.tables.daily_stats),
+        ("account_events", &set.tables.events),
+        ("account_balances", &set.tables.balances),
+        ("projection_checkpoints", &set.tables.checkpoints),
+    ];
+    for query in &queries {
+        // Whole words only: account_events must not match in account_events_x.
+        let mut sql = String::new();
+        for word in query.split_inclusive(|c: char| !(c.is_alphanumeric() || c == '_')) {
+            let (name, rest) = word.split_at(
+                word.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .len(),
+            );
+            match bases.iter().find(|(base, _)| *base == name) {
+                Some((_, table)) => sql.push_str(table),
+                None => sql.push_str(name),
+            }
+            sql.push_str(rest);
+        }
+        let rows = set
+            .client
+            .query(&sql.replace('?', "??"))
+            .fetch_bytes("TSV")
+            .expect("query")
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("README query failed: {e}\n{query}"));
+        if query.contains("WHERE balance_minor != net_minor") {
+            assert!(
+                rows.is_empty(),
+                "the balance check found differences: {rows:?}"
+            );
+        }
+    }
+}
