@@ -50,6 +50,15 @@ enum What {
     /// Events per second into the history index (the sink alone), and command →
     /// searchable latency with a processor.
     ProjectHistory(crate::bench_history::Args),
+    /// `query account --min-version V` latency when the version is there
+    /// (p50/p90/p99), in-process and, with --spawn, as a whole command.
+    Query(crate::query::bench::Args),
+    /// `replay state`'s fold from memory (decode, account states, stores),
+    /// and with --kafka-events the command on a topic: the broker's rate apart.
+    ReplayState(crate::replay::bench::Args),
+    /// `query history` page latency (p50/p90/p99): the first page and pages
+    /// further down with search_after.
+    QueryHistory(crate::query::bench_history::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -62,6 +71,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         } => process(commands, accounts, partitions, batch_commands).await,
         What::ProjectClickhouse(args) => crate::bench_project::run(args).await,
         What::ProjectHistory(args) => crate::bench_history::run(args).await,
+        What::Query(args) => crate::query::bench::run(args).await,
+        What::ReplayState(args) => crate::replay::bench::run(args).await,
+        What::QueryHistory(args) => crate::query::bench_history::run(args).await,
     }
 }
 

@@ -20,6 +20,7 @@ impl Exit {
     pub const REJECTED: Exit = Exit(3);
     pub const INVALID: Exit = Exit(4);
     pub const TIMEOUT: Exit = Exit(5);
+    pub const NOT_FOUND: Exit = Exit(6);
 
     pub fn code(self) -> std::process::ExitCode {
         std::process::ExitCode::from(self.0)

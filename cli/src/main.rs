@@ -23,7 +23,9 @@ mod measure;
 mod process;
 mod produce;
 mod project;
+mod query;
 mod registry;
+mod replay;
 mod schemas;
 mod services;
 mod signals;
@@ -61,6 +63,13 @@ enum Command {
     /// Run projections of account-events (`clickhouse`, `history`), each in its own consumer
     /// group, committing offsets only after their writes are durable.
     Project(project::Args),
+    /// Rebuild a read model (`clickhouse`, into a new table set, then switched
+    /// in) or a processor's state stores (`state`) from the event log.
+    Replay(replay::Args),
+    /// Read the read models (`account` from ClickHouse, `history` from
+    /// search), optionally waiting until they show a given version (read your
+    /// writes).
+    Query(query::Args),
     /// Measure throughput against the configured services and print the figures.
     Bench(bench::Args),
     /// Watch consumer-group lag (messages, seconds, trend, ETA, stalled groups):
@@ -104,6 +113,8 @@ fn run() -> anyhow::Result<()> {
             Command::Produce(args) => produce::run(args).await,
             Command::Load(args) => load::run(args).await,
             Command::Project(args) => project::run(args).await,
+            Command::Replay(args) => replay::run(args).await,
+            Command::Query(args) => query::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     })

@@ -1,0 +1,170 @@
+//! `ledgerstream bench query-history`: how long one page of `query history`
+//! takes — the search behind the alias, filtered on one account, sorted by
+//! version, read in-process. Times the first page (`from` 0) and pages further
+//! down with `search_after`, cycling through the account's history.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use elasticsearch::SearchParts;
+use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_processors::projection::history::HistoryError;
+use ledgerstream_processors::projection::history::retry::read_answer;
+use serde_json::json;
+
+use super::history::{HistoryReader, Paging, Request, Source};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The account to read (default: the one with the most movements).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// Pages to time (after 20 not timed, to warm up).
+    #[arg(long, value_name = "N", default_value_t = 2_000)]
+    iterations: usize,
+    /// Movements per page, as `query history --page-size`.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    page_size: u32,
+    #[command(flatten)]
+    source: Source,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if args.iterations == 0 || args.page_size == 0 {
+        bail!("--iterations and --page-size must be above 0");
+    }
+    let config = args.source.config(Duration::from_secs(10))?;
+    probe::probe(&Endpoints::from_env().search).await?;
+    let reader = HistoryReader::new(&config)?;
+    let account = match args.account.clone() {
+        Some(account) => account,
+        None => busiest_account(&reader).await?,
+    };
+    let movements = reader.movements_of(&account).await?;
+    if movements == 0 {
+        bail!("account {account} has no movements in {}", reader.alias());
+    }
+    let all = reader.count_all().await?;
+    eprintln!(
+        "query history {account} --page-size {}: {} timed pages ({} movements of the account, \
+         {all} documents behind {})",
+        args.page_size,
+        args.iterations,
+        movements,
+        reader.alias()
+    );
+
+    let mut first = Vec::with_capacity(args.iterations / 2 + 1);
+    let mut deeper = Vec::with_capacity(args.iterations / 2 + 1);
+    let mut after: Option<u64> = None;
+    for i in 0..args.iterations + 20 {
+        let paging = match after {
+            Some(version) if i % 2 == 1 => Paging::After(version),
+            _ => Paging::Number(1),
+        };
+        let request = Request {
+            account: account.clone(),
+            from_ms: None,
+            to_ms: None,
+            size: args.page_size,
+            paging,
+        };
+        let started = Instant::now();
+        let page = reader.page(&request).await?;
+        let took = started.elapsed();
+        if page.movements.is_empty() && matches!(paging, Paging::Number(_)) {
+            bail!("account {account} lost its movements");
+        }
+        // The next deeper page; back to the top after the last one.
+        if matches!(paging, Paging::After(_)) || after.is_none() {
+            after = page.next_after;
+        }
+        if i >= 20 {
+            match paging {
+                Paging::Number(_) => first.push(took),
+                Paging::After(_) => deeper.push(took),
+            }
+        }
+    }
+    println!("first page:          {}", summary(&mut first));
+    println!("search_after pages:  {}", summary(&mut deeper));
+    let mut both = [first, deeper].concat();
+    println!("all pages:           {}", summary(&mut both));
+    Ok(())
+}
+
+impl HistoryReader {
+    /// Documents behind the alias.
+    async fn count_all(&self) -> anyhow::Result<u64> {
+        let during = "counting documents";
+        let response = self
+            .client()
+            .count(elasticsearch::CountParts::Index(&[self.alias()]))
+            .send()
+            .await
+            .map_err(HistoryError::during(during))?;
+        let answer = read_answer(during, response).await?;
+        Ok(answer["count"].as_u64().unwrap_or(0))
+    }
+}
+
+/// The account with the most movements: the deepest history.
+async fn busiest_account(reader: &HistoryReader) -> anyhow::Result<String> {
+    let during = "picking an account";
+    let response = reader
+        .client()
+        .search(SearchParts::Index(&[reader.alias()]))
+        .body(json!({
+            "size": 0,
+            "aggs": { "accounts": { "terms": { "field": "account_id", "size": 1 } } },
+        }))
+        .send()
+        .await
+        .map_err(HistoryError::during(during))?;
+    let answer = read_answer(during, response).await?;
+    answer["aggregations"]["accounts"]["buckets"][0]["key"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| {
+            format!(
+                "{} is empty; project some events first, or name one with --account",
+                reader.alias()
+            )
+        })
+}
+
+/// The value below which `share` of the sorted `samples` fall (nearest rank).
+fn percentile(sorted: &[Duration], share: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((share * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// `p50 1.20 ms  p99 …  max …  (n pages)`.
+fn summary(samples: &mut [Duration]) -> String {
+    samples.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
+    format!(
+        "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} pages)",
+        ms(percentile(samples, 0.50)),
+        ms(percentile(samples, 0.90)),
+        ms(percentile(samples, 0.99)),
+        ms(samples.last().copied().unwrap_or_default()),
+        samples.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&sorted, 0.50), Duration::from_millis(50));
+        assert_eq!(percentile(&sorted, 0.99), Duration::from_millis(99));
+        assert_eq!(percentile(&[], 0.99), Duration::ZERO);
+    }
+}

@@ -1,0 +1,936 @@
+//! `ledgerstream query history <account>`: an account's money movements from the
+//! search index, newest first, a page at a time — a statement.
+//!
+//! ```text
+//!  query history acc-1 --from 2025-11-01 --to 2025-11-30 --page-size 20
+//!     ──▶ <alias>/_search  bool filter: account_id, occurred_at range
+//!                          sort: version desc (one document per version at most)
+//!     ──▶ a page, and the cursor of the next one (`--after <version>`)
+//! ```
+//!
+//! Versions order an account's events exactly (timestamps may tie), so the sort
+//! is `version` alone and the cursor of a page is the version of its last row:
+//! `--after 42` is `search_after: [42]`, stable while documents arrive.
+//!
+//! `--min-version V` waits, with backoff, until the write with version V is
+//! reflected in the index. Not every version has a document (an opening without
+//! a deposit and a close move no money), so it is reflected when either
+//!
+//! 1. a document of the account with a version ≥ V answers a search, or
+//! 2. the projection's checkpoints (those of the index behind the alias) have
+//!    reached the log's end as it was when the wait started — every event in
+//!    the log then has been written, or found to move no money — and V is at
+//!    most one above the account's last movement: only a first version (an
+//!    opening without a deposit) or the version right after the last movement
+//!    (the close) can lack a document.
+//!
+//! The second rule counts on V being in the log when the query starts, as it
+//! is when V comes from `produce --wait`, which prints it once the event is
+//! written. Asked for the next version before that write is processed, the
+//! query may answer at once that it has no movement.
+//!
+//! Exit codes as `query account`: 0 shown; 6 the account has no movement at all
+//! (no --min-version); 5 the version was not reflected within --timeout (the
+//! message names the projection's lag); 1 could not ask.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use elasticsearch::indices::IndicesGetSettingsParts;
+use elasticsearch::{CountParts, Elasticsearch, MgetParts, SearchParts};
+use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_processors::projection::history::retry::read_answer;
+use ledgerstream_processors::projection::history::{
+    self, HistoryConfig, HistoryDocument, Movement, template,
+};
+use ledgerstream_processors::topics::TopicNames;
+use ledgerstream_producers::amount::format_minor;
+use serde_json::{Value, json};
+
+use super::format::utc;
+use super::read::Pauses;
+use crate::exit::Exit;
+use crate::replay::positions::{self, EventLog, Marks, Positions};
+use crate::replay::progress::thousands;
+
+/// Deeper than this, `from`/`size` paging is refused by the server
+/// (`index.max_result_window`); `--after` pages on.
+const MAX_RESULT_WINDOW: u64 = 10_000;
+
+/// How the page is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// A statement-like table, then the cursor of the next page.
+    Human,
+    /// One JSON object.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The account's id.
+    account: String,
+    /// Movements at or after this time: RFC 3339 (`2025-11-01T08:00:00Z`,
+    /// `...+01:00`) or a date (`2025-11-01`, midnight UTC).
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// Movements before this time (RFC 3339), or up to and including this date
+    /// (`2025-11-30`: the whole day, UTC).
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Movements per page.
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    page_size: u32,
+    /// The page to show, from 1 (`from`/`size` paging, up to 10,000 movements
+    /// deep).
+    #[arg(long, value_name = "N", conflicts_with = "after",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    page: Option<u32>,
+    /// The page after the one that printed this cursor (`search_after`: the
+    /// version of its last movement); pages as deep as needed.
+    #[arg(long, value_name = "CURSOR")]
+    after: Option<u64>,
+    /// Wait until the write with this version is reflected in the index (the
+    /// `version=` that `ledgerstream produce --wait` printed). A version that
+    /// moved no money has no document: see the module documentation.
+    #[arg(long, value_name = "V")]
+    min_version: Option<u64>,
+    /// Seconds to wait for --min-version before giving up (decimals allowed).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    timeout: f64,
+    /// `human` or `json`.
+    #[arg(long, value_enum, default_value = "human")]
+    output: Output,
+    #[command(flatten)]
+    source: Source,
+}
+
+/// Where the history is: the search flags every history command shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Source {
+    /// The alias read (also the index template's name and the prefix of the
+    /// concrete indices), as `ledgerstream project --history-index`.
+    #[arg(long, value_name = "NAME", default_value = "transaction-history")]
+    pub history_index: String,
+    /// The index of the history projection's checkpoints.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "ledgerstream-projection-checkpoints"
+    )]
+    pub history_checkpoint_index: String,
+    /// Appended to every topic name: the log whose end the projection is
+    /// measured against.
+    #[arg(long, value_name = "SUFFIX", default_value = "")]
+    pub topic_suffix: String,
+    /// Search server user (basic authentication); its password is read from
+    /// LEDGERSTREAM_SEARCH_PASSWORD.
+    #[arg(long, value_name = "USER", env = "LEDGERSTREAM_SEARCH_USER")]
+    pub search_user: Option<String>,
+}
+
+impl Source {
+    /// The history settings, checked (the index suffix is the replay's to set).
+    pub fn config(&self, request_timeout: Duration) -> anyhow::Result<HistoryConfig> {
+        let mut config = HistoryConfig::new(Endpoints::from_env().search.address);
+        config.index = self.history_index.clone();
+        config.checkpoint_index = self.history_checkpoint_index.clone();
+        config.user = self.search_user.clone();
+        config.set_password(std::env::var("LEDGERSTREAM_SEARCH_PASSWORD").ok());
+        config.request_timeout_millis = u64::try_from(request_timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(2_000);
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Which page to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// `from`/`size`: page N (from 1).
+    Number(u32),
+    /// `search_after`: the movements below this version.
+    After(u64),
+}
+
+/// What a search for movements asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub account: String,
+    /// Epoch milliseconds, inclusive.
+    pub from_ms: Option<i64>,
+    /// Epoch milliseconds, exclusive.
+    pub to_ms: Option<i64>,
+    pub size: u32,
+    pub paging: Paging,
+}
+
+impl Request {
+    /// The filter: the account, and the time range when there is one.
+    fn filter(&self) -> Value {
+        let mut filter = vec![json!({ "term": { "account_id": self.account } })];
+        if self.from_ms.is_some() || self.to_ms.is_some() {
+            let mut range = json!({ "format": "epoch_millis" });
+            if let Some(from) = self.from_ms {
+                range["gte"] = json!(from);
+            }
+            if let Some(to) = self.to_ms {
+                range["lt"] = json!(to);
+            }
+            filter.push(json!({ "range": { "occurred_at": range } }));
+        }
+        json!({ "bool": { "filter": filter } })
+    }
+
+    /// The `_search` body.
+    pub fn body(&self) -> Value {
+        let mut body = json!({
+            "size": self.size,
+            "query": self.filter(),
+            "sort": [{ "version": "desc" }],
+            "track_total_hits": true,
+        });
+        match self.paging {
+            Paging::Number(page) => {
+                body["from"] = json!(u64::from(page - 1) * u64::from(self.size));
+            }
+            Paging::After(version) => body["search_after"] = json!([version]),
+        }
+        body
+    }
+}
+
+/// One page of movements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Movements matching the filter, on every page.
+    pub total: u64,
+    pub movements: Vec<HistoryDocument>,
+    /// The cursor of the next page, when this one is full.
+    pub next_after: Option<u64>,
+}
+
+/// Reads the history behind one alias.
+#[derive(Clone)]
+pub struct HistoryReader {
+    client: Elasticsearch,
+    alias: String,
+    checkpoints: String,
+}
+
+impl std::fmt::Debug for HistoryReader {
+    // The client holds the credentials: it is left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryReader")
+            .field("alias", &self.alias)
+            .finish()
+    }
+}
+
+impl HistoryReader {
+    pub fn new(config: &HistoryConfig) -> anyhow::Result<Self> {
+        let indices = config.indices();
+        Ok(Self {
+            client: history::client(config)?,
+            alias: indices.alias,
+            checkpoints: indices.checkpoints,
+        })
+    }
+
+    pub fn client(&self) -> &Elasticsearch {
+        &self.client
+    }
+
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
+    /// One page of the account's movements.
+    pub async fn page(&self, request: &Request) -> anyhow::Result<Page> {
+        let during = "searching the history";
+        let response = self
+            .client
+            .search(SearchParts::Index(&[&self.alias]))
+            .body(request.body())
+            .send()
+            .await
+            .map_err(history::HistoryError::during(during))?;
+        let answer = read_answer(during, response).await?;
+        let hits = answer["hits"]["hits"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        let mut movements = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let document: HistoryDocument = serde_json::from_value(hit["_source"].clone())
+                .with_context(|| format!("reading document {}", hit["_id"]))?;
+            movements.push(document);
+        }
+        let total = answer["hits"]["total"]["value"]
+            .as_u64()
+            .unwrap_or(movements.len() as u64);
+        let full = movements.len() == request.size as usize;
+        let next_after = movements
+            .last()
+            .filter(|_| full)
+            .map(|document| document.version);
+        Ok(Page {
+            total,
+            movements,
+            next_after,
+        })
+    }
+
+    /// How many documents `query` matches.
+    async fn count(&self, query: Value) -> anyhow::Result<u64> {
+        let during = "counting movements";
+        let response = self
+            .client
+            .count(CountParts::Index(&[&self.alias]))
+            .body(json!({ "query": query }))
+            .send()
+            .await
+            .map_err(history::HistoryError::during(during))?;
+        let answer = read_answer(during, response).await?;
+        answer["count"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("{during}: no count in {answer}"))
+    }
+
+    /// How many movements the account has, whenever they were.
+    pub async fn movements_of(&self, account: &str) -> anyhow::Result<u64> {
+        self.count(json!({ "term": { "account_id": account } }))
+            .await
+    }
+
+    /// Whether a document of the account with a version ≥ `version` answers.
+    pub async fn has_version(&self, account: &str, version: u64) -> anyhow::Result<bool> {
+        let query = json!({ "bool": { "filter": [
+            { "term": { "account_id": account } },
+            { "range": { "version": { "gte": version } } },
+        ] } });
+        Ok(self.count(query).await? > 0)
+    }
+
+    /// The highest version of the account's documents (0: none).
+    pub async fn last_version(&self, account: &str) -> anyhow::Result<u64> {
+        let request = Request {
+            account: account.to_owned(),
+            from_ms: None,
+            to_ms: None,
+            size: 1,
+            paging: Paging::Number(1),
+        };
+        let page = self.page(&request).await?;
+        Ok(page
+            .movements
+            .first()
+            .map_or(0, |document| document.version))
+    }
+
+    /// The concrete index behind the alias.
+    pub async fn concrete(&self) -> anyhow::Result<String> {
+        let targets = template::alias_targets(&self.client, &self.alias).await?;
+        match targets.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => bail!(
+                "the alias {} does not exist: has `ledgerstream project history` started?",
+                self.alias
+            ),
+            many => bail!("the alias {} points at {many:?}, not one index", self.alias),
+        }
+    }
+
+    /// The positions the checkpoints of `concrete` hold for `topic`'s
+    /// `partitions` (read by id, as the projector does: checkpoints are written
+    /// without a refresh). A partition without one is left out.
+    pub async fn checkpoints(
+        &self,
+        concrete: &str,
+        topic: &str,
+        partitions: &[i32],
+    ) -> anyhow::Result<Positions> {
+        let uuid = index_uuid(&self.client, concrete).await?;
+        let ids: Vec<String> = partitions
+            .iter()
+            .map(|partition| checkpoint_id(concrete, &uuid, topic, *partition))
+            .collect();
+        let during = "reading checkpoints";
+        let response = self
+            .client
+            .mget(MgetParts::Index(&self.checkpoints))
+            .body(json!({ "ids": ids }))
+            .send()
+            .await
+            .map_err(history::HistoryError::during(during))?;
+        let answer = match read_answer(during, response).await {
+            Ok(answer) => answer,
+            // No checkpoints index yet: no checkpoint.
+            Err(history::HistoryError::Refused { status: 404, .. }) => return Ok(Positions::new()),
+            Err(error) => return Err(error.into()),
+        };
+        let mut found = Positions::new();
+        for doc in answer["docs"].as_array().map_or(&[][..], Vec::as_slice) {
+            if doc["found"].as_bool() != Some(true) {
+                continue;
+            }
+            let source = &doc["_source"];
+            if let (Some(partition), Some(next)) =
+                (source["partition"].as_i64(), source["next_offset"].as_i64())
+            {
+                found.insert(i32::try_from(partition).unwrap_or(i32::MAX), next);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The id the sink gives a partition's checkpoint document.
+pub fn checkpoint_id(concrete: &str, uuid: &str, topic: &str, partition: i32) -> String {
+    format!("{}:{concrete}:{uuid}:{topic}:{partition}", history::NAME)
+}
+
+/// The uuid the server gave `index`: checkpoints are kept per uuid.
+pub async fn index_uuid(client: &Elasticsearch, index: &str) -> anyhow::Result<String> {
+    let during = "reading the index uuid";
+    let response = client
+        .indices()
+        .get_settings(IndicesGetSettingsParts::Index(&[index]))
+        .send()
+        .await
+        .map_err(history::HistoryError::during(during))?;
+    let answer = read_answer(during, response).await?;
+    answer[index]["settings"]["index"]["uuid"]
+        .as_str()
+        .filter(|uuid| !uuid.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("{during}: no settings.index.uuid for {index}"))
+}
+
+/// What a wait for a version came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waited {
+    /// A document with the version or a later one answers.
+    Found,
+    /// No document has it, but the projection has written everything the log
+    /// held when the wait started: the version moved no money (or does not
+    /// exist).
+    Covered,
+    /// The time ran out; how far behind the projection was, in words.
+    TimedOut { lag: String },
+}
+
+/// The log the projection reads, and its end when the wait started.
+struct LogEnd {
+    topic: String,
+    partitions: Vec<i32>,
+    marks: Marks,
+}
+
+/// Waits until `version` of `account` is reflected (see the module
+/// documentation), for at most `timeout`.
+pub async fn wait_for(
+    reader: &HistoryReader,
+    account: &str,
+    version: u64,
+    topic_suffix: &str,
+    timeout: Duration,
+) -> anyhow::Result<Waited> {
+    let deadline = Instant::now() + timeout;
+    if reader.has_version(account, version).await? {
+        return Ok(Waited::Found);
+    }
+    let endpoints = Endpoints::from_env();
+    probe::probe(&endpoints.broker).await?;
+    let topic = TopicNames::with_suffix(topic_suffix).events;
+    let log = EventLog::connect(&endpoints.broker.address, &topic)?;
+    let partitions = log.partitions().await?;
+    let end = LogEnd {
+        marks: log.marks(&partitions).await?,
+        topic,
+        partitions,
+    };
+    let mut pauses = Pauses::default();
+    loop {
+        if reader.has_version(account, version).await? {
+            return Ok(Waited::Found);
+        }
+        let concrete = reader.concrete().await?;
+        let at = reader
+            .checkpoints(&concrete, &end.topic, &end.partitions)
+            .await?;
+        let caught_up = positions::reached(&at, &end.marks);
+        if caught_up {
+            // The document may have landed between the two reads.
+            if reader.has_version(account, version).await? {
+                return Ok(Waited::Found);
+            }
+            // Only a first version (opened without a deposit) or the one right
+            // after the last movement (the close) can lack a document.
+            if version <= reader.last_version(account).await? + 1 {
+                return Ok(Waited::Covered);
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let lag = if caught_up {
+                format!(
+                    "the history projection into {concrete} has written all of {} as it was when \
+                     the query started, and the version is beyond the account's last movement: \
+                     it may not exist (yet)",
+                    end.topic
+                )
+            } else {
+                let behind = positions::lag(&at, &end.marks);
+                format!(
+                    "the history projection into {concrete} is {} event{} behind {} as it was \
+                     when the query started (is `ledgerstream project history` running?)",
+                    thousands(behind),
+                    if behind == 1 { "" } else { "s" },
+                    end.topic
+                )
+            };
+            return Ok(Waited::TimedOut { lag });
+        }
+        tokio::time::sleep(pauses.next().min(left)).await;
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if !(args.timeout.is_finite() && args.timeout >= 0.0) {
+        bail!("--timeout {} is not a number of seconds", args.timeout);
+    }
+    let from_ms = args
+        .from
+        .as_deref()
+        .map(|text| parse_time(text, Bound::From))
+        .transpose()
+        .map_err(|e| anyhow!("--from {e}"))?;
+    let to_ms = args
+        .to
+        .as_deref()
+        .map(|text| parse_time(text, Bound::To))
+        .transpose()
+        .map_err(|e| anyhow!("--to {e}"))?;
+    let paging = match (args.page, args.after) {
+        (_, Some(after)) => Paging::After(after),
+        (Some(page), None) => Paging::Number(page),
+        (None, None) => Paging::Number(1),
+    };
+    if let Paging::Number(page) = paging {
+        let deepest = u64::from(page) * u64::from(args.page_size);
+        if deepest > MAX_RESULT_WINDOW {
+            bail!(
+                "--page {page} of {} reaches past movement {MAX_RESULT_WINDOW}, the deepest \
+                 numbered paging goes; page with --after instead",
+                args.page_size
+            );
+        }
+    }
+    let config = args.source.config(Duration::from_secs(5))?;
+    probe::probe(&Endpoints::from_env().search).await?;
+    let reader = HistoryReader::new(&config)?;
+    let timeout = Duration::from_secs_f64(args.timeout);
+
+    let mut note = None;
+    if let Some(version) = args.min_version {
+        let waited = wait_for(
+            &reader,
+            &args.account,
+            version,
+            &args.source.topic_suffix,
+            timeout,
+        )
+        .await?;
+        match waited {
+            Waited::Found => {}
+            Waited::Covered => {
+                note = Some(format!(
+                    "version {version} of {} has no movement: every event the log held when \
+                     the query started is in the history, and none of them moved money at that \
+                     version (an opening without a deposit, a close; or no such version)",
+                    args.account
+                ));
+            }
+            Waited::TimedOut { lag } => {
+                eprintln!(
+                    "timed out after {:.1} s: version {version} of account {} is not in {}; {lag}",
+                    timeout.as_secs_f64(),
+                    args.account,
+                    reader.alias()
+                );
+                return Err(Exit::TIMEOUT.into());
+            }
+        }
+    }
+
+    let request = Request {
+        account: args.account.clone(),
+        from_ms,
+        to_ms,
+        size: args.page_size,
+        paging,
+    };
+    let page = reader
+        .page(&request)
+        .await
+        .with_context(|| format!("reading {}", reader.alias()))?;
+    if page.movements.is_empty()
+        && args.min_version.is_none()
+        && reader.movements_of(&args.account).await? == 0
+    {
+        eprintln!(
+            "account {} has no movements in {}",
+            args.account,
+            reader.alias()
+        );
+        return Err(Exit::NOT_FOUND.into());
+    }
+    if let Some(note) = &note {
+        eprintln!("{note}");
+    }
+    match args.output {
+        Output::Human => {
+            print!("{}", human(&request, &page));
+            if let Some(after) = page.next_after {
+                eprintln!("next page: --after {after}");
+            }
+        }
+        Output::Json => println!("{}", json(&request, &page, note.as_deref())),
+    }
+    Ok(())
+}
+
+/// Which end of a range a time is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    From,
+    /// A bare date as `--to` includes its whole day.
+    To,
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of
+/// `civil_from_days`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn digits(text: &str, what: &str) -> Result<i64, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("has no valid {what}"));
+    }
+    text.parse().map_err(|_| format!("has no valid {what}"))
+}
+
+/// `2025-11-01`, `2025-11-01T08:00:00Z`, `2025-11-01T08:00:00.250+01:00` as
+/// epoch milliseconds. A bare date is midnight UTC; as [`Bound::To`], the next
+/// midnight (its whole day included).
+pub fn parse_time(text: &str, bound: Bound) -> Result<i64, String> {
+    let fail = |why: String| format!("{text:?} {why}; write 2025-11-01 or 2025-11-01T08:00:00Z");
+    let (date, time) = match text.split_once(['T', 't', ' ']) {
+        Some((date, time)) => (date, Some(time)),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let (Some(year), Some(month), Some(day), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(fail("is not a date".to_owned()));
+    };
+    let year = digits(year, "year").map_err(fail)?;
+    let month = u32::try_from(digits(month, "month").map_err(fail)?).unwrap_or(0);
+    let day = u32::try_from(digits(day, "day").map_err(fail)?).unwrap_or(0);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month) || day == 0 || day > month_days[month as usize - 1] {
+        return Err(fail("is not a date of the calendar".to_owned()));
+    }
+    let midnight = days_from_civil(year, month, day) * 86_400_000;
+    let Some(time) = time else {
+        return Ok(match bound {
+            Bound::From => midnight,
+            Bound::To => midnight + 86_400_000,
+        });
+    };
+    // hh:mm:ss[.fff](Z|±hh:mm)
+    let (clock, offset_ms) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else if let Some(at) = time.rfind(['+', '-']) {
+        let (clock, zone) = time.split_at(at);
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let Some((hours, minutes)) = zone[1..].split_once(':') else {
+            return Err(fail("has no valid offset".to_owned()));
+        };
+        let hours = digits(hours, "offset").map_err(fail)?;
+        let minutes = digits(minutes, "offset").map_err(fail)?;
+        (clock, sign * (hours * 3_600_000 + minutes * 60_000))
+    } else {
+        return Err(fail("has no time zone (Z or ±hh:mm)".to_owned()));
+    };
+    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut fields = whole.split(':');
+    let (Some(hours), Some(minutes), Some(seconds), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(fail("has no valid time".to_owned()));
+    };
+    let hours = digits(hours, "hour").map_err(fail)?;
+    let minutes = digits(minutes, "minute").map_err(fail)?;
+    let seconds = digits(seconds, "second").map_err(fail)?;
+    if hours > 23 || minutes > 59 || seconds > 60 {
+        return Err(fail("has no valid time".to_owned()));
+    }
+    let millis = if fraction.is_empty() {
+        0
+    } else {
+        let first: String = fraction.chars().chain("00".chars()).take(3).collect();
+        digits(fraction, "fraction").map_err(fail)?;
+        digits(&first, "fraction").map_err(fail)?
+    };
+    Ok(midnight + hours * 3_600_000 + minutes * 60_000 + seconds * 1_000 + millis - offset_ms)
+}
+
+/// `CREDIT` and the others as statements print them.
+fn movement_name(movement: Movement) -> &'static str {
+    match movement {
+        Movement::Credit => "credit",
+        Movement::Debit => "debit",
+        Movement::TransferOut => "transfer out",
+        Movement::TransferIn => "transfer in",
+    }
+}
+
+/// The amount with the sign of its direction (the fee is its own column).
+fn signed_amount(document: &HistoryDocument) -> String {
+    if document.net_minor < 0 {
+        format_minor(-document.amount_minor)
+    } else {
+        format!("+{}", format_minor(document.amount_minor))
+    }
+}
+
+/// The page for people: a statement, newest first.
+pub fn human(request: &Request, page: &Page) -> String {
+    let mut out = String::new();
+    let range = match (request.from_ms, request.to_ms) {
+        (None, None) => String::new(),
+        (from, to) => format!(
+            ", {} to {}",
+            from.map_or_else(|| "the start".to_owned(), utc),
+            to.map_or_else(|| "now".to_owned(), utc)
+        ),
+    };
+    let at = match request.paging {
+        Paging::Number(page) => format!("page {page}"),
+        Paging::After(version) => format!("below version {version}"),
+    };
+    let currency = page
+        .movements
+        .first()
+        .map_or(String::new(), |d| format!(", {}", d.currency));
+    out.push_str(&format!(
+        "account {}: {} movement{}{range}{currency}; {at}, {} shown\n",
+        request.account,
+        thousands(page.total),
+        if page.total == 1 { "" } else { "s" },
+        page.movements.len()
+    ));
+    if page.movements.is_empty() {
+        return out;
+    }
+    out.push_str(&format!(
+        "{:<24}  {:<12} {:>14} {:>8} {:>14}  {:<16} {:<20} {:>7}\n",
+        "time", "type", "amount", "fee", "balance after", "counterparty", "reference", "version"
+    ));
+    for document in &page.movements {
+        let fee = if document.fee_minor == 0 {
+            String::new()
+        } else {
+            format_minor(document.fee_minor)
+        };
+        out.push_str(&format!(
+            "{:<24}  {:<12} {:>14} {:>8} {:>14}  {:<16} {:<20} {:>7}\n",
+            utc(document.occurred_at),
+            movement_name(document.movement),
+            signed_amount(document),
+            fee,
+            format_minor(document.balance_after_minor),
+            document.counterparty_account_id.as_deref().unwrap_or(""),
+            document.reference.as_deref().unwrap_or(""),
+            document.version
+        ));
+    }
+    out
+}
+
+/// The page as one JSON object: the documents as stored, with decimals and
+/// UTC times beside them.
+pub fn json(request: &Request, page: &Page, note: Option<&str>) -> Value {
+    let movements: Vec<Value> = page
+        .movements
+        .iter()
+        .map(|document| {
+            let mut value = serde_json::to_value(document).unwrap_or(Value::Null);
+            value["occurred_at_utc"] = json!(utc(document.occurred_at));
+            value["amount"] = json!(format_minor(document.amount_minor));
+            value["net"] = json!(format_minor(document.net_minor));
+            value["balance_after"] = json!(format_minor(document.balance_after_minor));
+            value
+        })
+        .collect();
+    let mut value = json!({
+        "account_id": request.account,
+        "total": page.total,
+        "page_size": request.size,
+        "movements": movements,
+        "next_after": page.next_after,
+    });
+    match request.paging {
+        Paging::Number(number) => value["page"] = json!(number),
+        Paging::After(version) => value["after"] = json!(version),
+    }
+    if let Some(note) = note {
+        value["note"] = json!(note);
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(paging: Paging) -> Request {
+        Request {
+            account: "acc-1".to_owned(),
+            from_ms: Some(1_000),
+            to_ms: None,
+            size: 20,
+            paging,
+        }
+    }
+
+    fn document(version: u64, movement: Movement, net: i64) -> HistoryDocument {
+        HistoryDocument {
+            event_id: format!("e-{version}"),
+            account_id: "acc-1".to_owned(),
+            version,
+            movement,
+            event_type: "MoneyWithdrawn".to_owned(),
+            occurred_at: 1_735_733_046_007,
+            currency: "USD".to_owned(),
+            amount_minor: 5_000,
+            fee_minor: 25,
+            net_minor: net,
+            balance_after_minor: 94_975,
+            counterparty_account_id: Some("acc-2".to_owned()),
+            transfer_id: None,
+            reference: Some("rent".to_owned()),
+            channel: None,
+            reason_code: None,
+            reason: None,
+            command_id: "c".to_owned(),
+            correlation_id: "r".to_owned(),
+            source_partition: 0,
+            source_offset: 7,
+        }
+    }
+
+    #[test]
+    fn dates_and_rfc3339_times_become_epoch_milliseconds() {
+        assert_eq!(parse_time("1970-01-01", Bound::From), Ok(0));
+        assert_eq!(parse_time("1970-01-01", Bound::To), Ok(86_400_000));
+        assert_eq!(
+            parse_time("2025-01-01T12:04:06.007Z", Bound::From),
+            Ok(1_735_733_046_007)
+        );
+        assert_eq!(
+            parse_time("2025-01-01T13:04:06.007+01:00", Bound::To),
+            Ok(1_735_733_046_007)
+        );
+        assert_eq!(
+            parse_time("2025-01-01T11:34:06.5-00:30", Bound::From),
+            Ok(1_735_733_046_500)
+        );
+        assert_eq!(parse_time("2024-02-29", Bound::From), Ok(1_709_164_800_000));
+        for bad in [
+            "2025-02-29",
+            "2025-13-01",
+            "2025-1-x",
+            "yesterday",
+            "2025-01-01T12:00:00",
+            "2025-01-01T25:00:00Z",
+        ] {
+            assert!(parse_time(bad, Bound::From).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in [-800_000, -1, 0, 1, 19_000, 20_089, 2_000_000] {
+            let (year, month, day) = crate::replay::switch::civil_from_days(days);
+            assert_eq!(days_from_civil(year, month, day), days);
+        }
+    }
+
+    #[test]
+    fn a_search_filters_on_the_account_and_time_and_sorts_by_version() {
+        let body = request(Paging::Number(3)).body();
+        assert_eq!(body["from"], 40);
+        assert_eq!(body["size"], 20);
+        assert_eq!(body["sort"], json!([{ "version": "desc" }]));
+        let filter = &body["query"]["bool"]["filter"];
+        assert_eq!(filter[0], json!({ "term": { "account_id": "acc-1" } }));
+        assert_eq!(filter[1]["range"]["occurred_at"]["gte"], 1_000);
+        assert!(filter[1]["range"]["occurred_at"].get("lt").is_none());
+
+        let body = request(Paging::After(42)).body();
+        assert_eq!(body["search_after"], json!([42]));
+        assert!(body.get("from").is_none());
+    }
+
+    #[test]
+    fn a_statement_shows_signed_amounts_fees_and_balances() {
+        let page = Page {
+            total: 2,
+            movements: vec![
+                document(5, Movement::TransferOut, -5_025),
+                document(4, Movement::Credit, 5_000),
+            ],
+            next_after: Some(4),
+        };
+        let text = human(&request(Paging::Number(1)), &page);
+        assert!(text.starts_with("account acc-1: 2 movements"), "{text}");
+        assert!(text.contains("transfer out"), "{text}");
+        assert!(text.contains("-50.00"), "{text}");
+        assert!(text.contains("+50.00"), "{text}");
+        assert!(text.contains("949.75"), "{text}");
+        assert!(text.contains("2025-01-01T12:04:06.007Z"), "{text}");
+
+        let value = json(&request(Paging::After(9)), &page, None);
+        assert_eq!(value["next_after"], 4);
+        assert_eq!(value["after"], 9);
+        assert_eq!(value["movements"][0]["movement"], "TRANSFER_OUT");
+        assert_eq!(value["movements"][0]["net"], "-50.25");
+    }
+}

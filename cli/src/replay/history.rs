@@ -1,0 +1,437 @@
+//! `ledgerstream replay history`: the history index built again from offset zero
+//! into a concrete index of its own, while the live one keeps serving the
+//! alias, then swapped in.
+//!
+//! ```text
+//!  account-events ──▶ runner (group <GROUP>-history-<into>, --throttle) ──▶ transaction-history-<into>
+//!        │                  progress: the new index's checkpoints vs the high watermarks
+//!        │  caught up (every event up to a recent log end written) ──▶ runner stops
+//!        └──▶ POST /_aliases {remove old, add new} (one atomic request) ──▶ --drop-old
+//! ```
+//!
+//! Resuming needs no journal: the new index keeps its own checkpoints (keyed by
+//! its uuid), so the same `--into` continues from them, and documents written
+//! twice are 409s that change nothing. The swap is one request, so it either
+//! happened (the alias points at the new index: a later run says so) or did not
+//! (a later run catches up and swaps).
+//!
+//! The replay does not stay on as the writer: after the swap, the live
+//! `project history` is restarted with `--index-suffix <into>` and resumes from
+//! the new index's checkpoints (README, "Replay and rebuild").
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use elasticsearch::Elasticsearch;
+use elasticsearch::indices::{IndicesDeleteParts, IndicesGetAliasParts};
+use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_processors::projection::history::retry::read_answer;
+use ledgerstream_processors::projection::history::{
+    self as sink, HistoryConfig, HistoryError, HistorySink, template,
+};
+use ledgerstream_processors::projection::retry::{Classify, Retry};
+use ledgerstream_processors::projection::{
+    self, ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
+};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::positions::{self, EventLog, Marks};
+use super::progress::{Bar, thousands};
+use super::throttle::Throttled;
+use crate::query::history::{HistoryReader, Source};
+
+/// Caught up: every event up to a log end sampled at most this long ago is
+/// written. What the live projector has left to write after the swap is about
+/// this much.
+const CAUGHT_UP_WITHIN: Duration = Duration::from_secs(3);
+
+/// How often the progress is read and drawn.
+const TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The suffix of the index to build: `transaction-history-<INTO>`. Default:
+    /// `v<N>`, one above any `v<N>` index of the alias (at least v2). Running
+    /// the same --into again resumes that replay.
+    #[arg(long, value_name = "SUFFIX")]
+    into: Option<String>,
+    /// Consumer group prefix: the replay reads in group `<GROUP>-history-<INTO>`,
+    /// a group of its own per index.
+    #[arg(long, value_name = "GROUP", default_value = "ledgerstream-replay")]
+    group: String,
+    /// At most this many events per second (default: as fast as it goes), to
+    /// leave the broker and the search server room for the live pipeline.
+    #[arg(long, value_name = "EVENTS_PER_S", value_parser = clap::value_parser!(u32).range(1..))]
+    throttle: Option<u32>,
+    /// After the swap, delete the index the alias pointed at before it.
+    #[arg(long)]
+    drop_old: bool,
+    /// Stop once caught up, leaving the new index beside the live one (to
+    /// compare them); the same command without it swaps.
+    #[arg(long)]
+    no_switch: bool,
+    /// Documents per bulk request (the test server indexes big requests
+    /// slowly: 500 there).
+    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    bulk_documents: usize,
+    /// Write a batch after this many events ...
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    batch_rows: usize,
+    /// ... or this many milliseconds after its first event.
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    batch_millis: u64,
+    #[command(flatten)]
+    source: Source,
+}
+
+enum Outcome {
+    CaughtUp,
+    Interrupted,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let endpoints = Endpoints::from_env();
+    let mut config = args.source.config(Duration::from_secs(30))?;
+    config.bulk_documents = args.bulk_documents;
+    probe::probe(&endpoints.search).await?;
+    let client = sink::client(&config)?;
+    let alias = config.indices().alias;
+    let existing = concrete_indices(&client, &alias).await?;
+    config.index_suffix = match &args.into {
+        Some(into) => into.clone(),
+        None => format!("v{}", next_version(&alias, &existing)),
+    };
+    config.validate().map_err(|e| anyhow!("--into: {e}"))?;
+    let indices = config.indices();
+    let before = template::alias_targets(&client, &alias).await?;
+    if before.len() == 1 && before[0] == indices.concrete {
+        eprintln!(
+            "{} is live already: the alias {alias} points at it. A replay swaps once; \
+             replay into a new index with --into v{}",
+            indices.concrete,
+            next_version(&alias, &existing)
+        );
+        if args.drop_old {
+            eprintln!(
+                "the index it replaced is not recorded: delete it with \
+                 `curl -XDELETE $LEDGERSTREAM_SEARCH_URL/<index>`"
+            );
+        }
+        return Ok(());
+    }
+
+    probe::probe(&endpoints.broker).await?;
+    let mut projection = ProjectionConfig::new(
+        endpoints.broker.address.clone(),
+        format!("{}-history-{}", args.group, config.index_suffix),
+    );
+    projection.topic_suffix = args.source.topic_suffix.clone();
+    projection.batch_rows = args.batch_rows;
+    projection.batch_millis = args.batch_millis;
+    projection.validate()?;
+    let topic = projection.topics().events;
+    let log = EventLog::connect(&endpoints.broker.address, &topic)?;
+    let partitions = log.partitions().await?;
+    let decoder = super::events_decoder(&topic).await?;
+
+    let metrics = ProjectionMetrics::new();
+    let (first, prepared) = HistorySink::connect(&config, metrics.clone())
+        .await
+        .with_context(|| format!("setting up {}", indices.concrete))?;
+    if prepared.created {
+        info!(index = %indices.concrete, "replay index created");
+    }
+    let reader = HistoryReader::new(&config)?;
+    let start = log.marks(&partitions).await?;
+    let already = reader
+        .checkpoints(&indices.concrete, &topic, &partitions)
+        .await
+        .context("reading the replay's checkpoints")?;
+    let (done, total) = positions::progress(&already, &start);
+    if done > 0 {
+        eprintln!(
+            "resuming: {} of {} events already in {}",
+            thousands(done),
+            thousands(total),
+            indices.concrete
+        );
+    }
+    eprintln!(
+        "replaying {topic} into {} (group {}{}); readers stay on {alias} → {}",
+        indices.concrete,
+        projection.group,
+        args.throttle
+            .map_or(String::new(), |t| format!(", at most {t} events/s")),
+        if before.is_empty() {
+            "nothing yet".to_owned()
+        } else {
+            before.join(", ")
+        }
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let (stop, interrupted) = (Arc::clone(&stop), Arc::clone(&interrupted));
+        tokio::spawn(async move {
+            crate::signals::shutdown().await;
+            info!("stopping: finishing the open batch");
+            interrupted.store(true, Ordering::Release);
+            stop.store(true, Ordering::Release);
+        });
+    }
+    let parts = RunnerParts {
+        config: projection,
+        decoder,
+        metrics,
+        health: Arc::new(ProjectionHealth::new(sink::NAME)),
+        stop: Arc::clone(&stop),
+    };
+    let mut runner = tokio::spawn(supervise(config.clone(), first, parts, args.throttle));
+
+    let mut bar = Bar::new();
+    bar.update(done, total, "");
+    let mut mark: (Instant, Marks) = (Instant::now(), start.clone());
+    let mut finished = None;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut runner => {
+                finished = Some(result);
+                break Outcome::Interrupted;
+            }
+            () = tokio::time::sleep(TICK) => {}
+        }
+        if interrupted.load(Ordering::Acquire) {
+            break Outcome::Interrupted;
+        }
+        let at = match reader
+            .checkpoints(&indices.concrete, &topic, &partitions)
+            .await
+        {
+            Ok(at) => at,
+            Err(error) => {
+                warn!(error = %format!("{error:#}"), "reading the replay's checkpoints failed; retrying");
+                continue;
+            }
+        };
+        let (done, total) = positions::progress(&at, &start);
+        let note = if positions::reached(&at, &start) {
+            format!(
+                "past the start's log end; lag {}",
+                thousands(positions::lag(&at, &mark.1))
+            )
+        } else {
+            String::new()
+        };
+        bar.update(done, total, &note);
+        if positions::reached(&at, &mark.1) {
+            if mark.0.elapsed() <= CAUGHT_UP_WITHIN {
+                bar.finish(done, total, "caught up");
+                break Outcome::CaughtUp;
+            }
+            // Past an older end: the log has grown since; chase its end now.
+            let now = Instant::now();
+            match log.marks(&partitions).await {
+                Ok(marks) => mark = (now, marks),
+                Err(error) => {
+                    warn!(error = %format!("{error:#}"), "reading the log's end failed; retrying")
+                }
+            }
+        }
+    };
+    stop.store(true, Ordering::Release);
+    let result = match finished {
+        Some(result) => result,
+        None => runner.await,
+    };
+    result.context("the replay's runner panicked")??;
+    if matches!(outcome, Outcome::Interrupted) {
+        bar.break_line();
+        if !interrupted.load(Ordering::Acquire) {
+            bail!("the replay's runner stopped by itself");
+        }
+        bail!(
+            "interrupted; run the same command (--into {}) again to resume from the checkpoints",
+            config.index_suffix
+        );
+    }
+    if args.no_switch {
+        eprintln!(
+            "caught up; {} stays beside the live index (--no-switch). \
+             Run the same command without --no-switch to swap the alias.",
+            indices.concrete
+        );
+        return Ok(());
+    }
+
+    // Read again: another replay may have swapped meanwhile.
+    let old = template::alias_targets(&client, &alias).await?;
+    let old: Vec<String> = old
+        .into_iter()
+        .filter(|index| *index != indices.concrete)
+        .collect();
+    swap(&client, &alias, &old, &indices.concrete).await?;
+    eprintln!(
+        "swapped: {alias} → {} (was {}). Restart the live `ledgerstream project history` \
+         with --index-suffix {}: it resumes from the new index's checkpoints",
+        indices.concrete,
+        if old.is_empty() {
+            "nothing".to_owned()
+        } else {
+            old.join(", ")
+        },
+        config.index_suffix
+    );
+    if args.drop_old {
+        for index in &old {
+            delete_index(&client, index).await?;
+            eprintln!("deleted the old index {index}");
+        }
+    } else if !old.is_empty() {
+        eprintln!(
+            "delete the old index when no longer needed (once its projector is stopped: a \
+             projector still writing it would create it again): curl -XDELETE \
+             $LEDGERSTREAM_SEARCH_URL/{}",
+            old.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// Moves `alias` from `old` to `new` in one `_aliases` request: readers see
+/// one index or the other, never both nor none. Only aliases that exist are
+/// removed (Elasticsearch refuses to remove a missing one).
+pub async fn swap(
+    client: &Elasticsearch,
+    alias: &str,
+    old: &[String],
+    new: &str,
+) -> anyhow::Result<()> {
+    let mut actions: Vec<_> = old
+        .iter()
+        .map(|index| json!({ "remove": { "index": index, "alias": alias } }))
+        .collect();
+    actions.push(json!({ "add": { "index": new, "alias": alias } }));
+    let during = "swapping the alias";
+    let response = client
+        .indices()
+        .update_aliases()
+        .body(json!({ "actions": actions }))
+        .send()
+        .await
+        .map_err(HistoryError::during(during))?;
+    read_answer(during, response).await?;
+    Ok(())
+}
+
+/// Deletes `index`; one that is gone already is fine.
+pub async fn delete_index(client: &Elasticsearch, index: &str) -> anyhow::Result<()> {
+    let during = "deleting the old index";
+    let response = client
+        .indices()
+        .delete(IndicesDeleteParts::Index(&[index]))
+        .send()
+        .await
+        .map_err(HistoryError::during(during))?;
+    match read_answer(during, response).await {
+        Ok(_) | Err(HistoryError::Refused { status: 404, .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The concrete indices of `alias`: `<alias>-*`.
+async fn concrete_indices(client: &Elasticsearch, alias: &str) -> anyhow::Result<Vec<String>> {
+    let pattern = format!("{alias}-*");
+    let during = "listing the history indices";
+    let response = client
+        .indices()
+        .get_alias(IndicesGetAliasParts::Index(&[&pattern]))
+        .send()
+        .await
+        .map_err(HistoryError::during(during))?;
+    match read_answer(during, response).await {
+        Ok(answer) => Ok(answer
+            .as_object()
+            .map(|found| found.keys().cloned().collect())
+            .unwrap_or_default()),
+        Err(HistoryError::Refused { status: 404, .. }) => Ok(Vec::new()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// One above the highest `<alias>-v<N>` of `indices`, and at least 2 (the
+/// first index is `v1`).
+pub fn next_version(alias: &str, indices: &[String]) -> u32 {
+    let prefix = format!("{alias}-v");
+    indices
+        .iter()
+        .filter_map(|index| index.strip_prefix(&prefix))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|n| n.parse::<u32>().ok())
+        .max()
+        .map_or(2, |highest| highest.saturating_add(1).max(2))
+}
+
+/// Runs the projection into the new index, starting it again after a failure a
+/// restart may fix (it resumes from the index's checkpoints).
+async fn supervise(
+    config: HistoryConfig,
+    first: HistorySink,
+    parts: RunnerParts,
+    throttle: Option<u32>,
+) -> anyhow::Result<()> {
+    let mut ready = Some(first);
+    loop {
+        let sink = match ready.take() {
+            Some(sink) => sink,
+            None => match HistorySink::connect(&config, parts.metrics.clone()).await {
+                Ok((sink, _)) => sink,
+                Err(error) if error.retry() == Retry::Permanent => {
+                    return Err(anyhow!(error).context("connecting to the search server"));
+                }
+                Err(error) => {
+                    warn!(%error, "connecting to the search server failed; trying again in 2 s");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+            },
+        };
+        let run_parts = parts.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            projection::run(Throttled::new(sink, throttle), run_parts)
+        })
+        .await?;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_restartable() && !parts.stop.load(Ordering::Acquire) => {
+                warn!(%error, "the replay's projection failed; starting it again in 2 s");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) if error.is_restartable() => return Ok(()),
+            Err(error) => return Err(anyhow!(error).context("the replay's projection failed")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_version_is_one_above_the_highest_v_index() {
+        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(next_version("th", &[]), 2);
+        assert_eq!(next_version("th", &names(&["th-v1"])), 2);
+        assert_eq!(
+            next_version("th", &names(&["th-v1", "th-v7", "th-v3", "th-x9", "th-v"])),
+            8
+        );
+        assert_eq!(
+            next_version("th", &names(&["other-v9", "th-vv3", "th-v2a"])),
+            2
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! `ledgerstream replay`: read models and state stores built again from the
+//! event log, which is kept forever and is the only truth.
+//!
+//! - `replay clickhouse` ([`clickhouse`]): the ClickHouse tables rebuilt into a
+//!   new versioned set beside the live one, then switched in with one `RENAME`
+//!   ([`switch`]), the events that arrived meanwhile written after it ([`tail`]);
+//!   every step recorded in a journal ([`journal`]) so a second run resumes.
+//! - `replay state` ([`state`]): a processor's per-partition stores folded from
+//!   the log, for the processor to start on without folding it itself.
+//!
+//! - `replay history` ([`history`]): the history index rebuilt into a new
+//!   concrete index beside the live one, then the alias swapped to it.
+//!
+//! All show a progress bar ([`progress`]) from the positions against the log's
+//! end ([`positions`]); `--throttle` ([`throttle`]) paces the ClickHouse replay.
+
+pub mod bench;
+pub mod clickhouse;
+pub mod history;
+pub mod journal;
+pub mod positions;
+pub mod progress;
+pub mod state;
+pub mod switch;
+pub mod tail;
+pub mod throttle;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use ledgerstream_processors::processor::Decoder;
+use ledgerstream_schemas::catalog::Kind;
+use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::codec::{Codec, Setup};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// Rebuild the ClickHouse tables from offset zero into a new table set
+    /// (`--into v2`) while the live set keeps serving, then switch readers to
+    /// it in one RENAME. Run again to resume after an interruption.
+    Clickhouse(clickhouse::Args),
+    /// Rebuild a processor's state stores from account-events, so that it
+    /// starts without folding the log. The processor must be stopped.
+    State(state::Args),
+    /// Rebuild the history index from offset zero into a new index
+    /// (`--into v2`) while the live one keeps serving the alias, then swap the
+    /// alias in one atomic request. Run again to resume after an interruption.
+    History(history::Args),
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    match args.what {
+        What::Clickhouse(args) => clickhouse::run(args).await,
+        What::State(args) => state::run(args).await,
+        What::History(args) => history::run(args).await,
+    }
+}
+
+/// A decoder of `topic`'s events, its writer schemas looked up in the registry.
+async fn events_decoder(topic: &str) -> anyhow::Result<Decoder> {
+    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let codec = Codec::connect(&registry, &[(Kind::Events, topic)], Setup::LookUp)
+        .await
+        .with_context(|| format!("looking up the schemas of {topic}"))?;
+    Ok(Decoder {
+        codec: Arc::new(codec),
+        registry,
+        runtime: tokio::runtime::Handle::current(),
+    })
+}

@@ -1,0 +1,638 @@
+//! `ledgerstream replay state`: a processor's state stores rebuilt from the
+//! event log, so that the processor starts on them without folding the log
+//! itself.
+//!
+//! ```text
+//!  <state-dir>/partition-<p>/lock   held (or the processor holding it stops us)
+//!  account-events[p] 0..end ──▶ decode ──▶ fold per account (as the processor's restore)
+//!        ──▶ <state-dir>/.replay-<time>/partition-<p>   (states, then the checkpoint, synced)
+//!        ──▶ old store moved aside (--force) ──▶ new store moved in ──▶ lock released
+//! ```
+//!
+//! The new store's checkpoint is at the end of the events folded, so a
+//! processor's restore folds nothing more. Its results offset is the old store's
+//! (or 0 without one): the restore then reads the results written since, and
+//! repeats the outcome of any command decided but not committed — reading from
+//! further back is harmless, from further on would not be.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_processors::domain::{AccountEvent, AccountState, DEFAULT_IDEMPOTENCY_WINDOW};
+use ledgerstream_processors::processor::Decoder;
+use ledgerstream_processors::store::{Checkpoint, PartitionStore, StoreError};
+use ledgerstream_processors::topics::TopicNames;
+use ledgerstream_schemas::records::EventRecord;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use tracing::{info, warn};
+
+use super::positions::{EventLog, Marks};
+use super::progress::{Bar, thousands};
+use super::switch::stamp;
+
+/// Accounts kept in memory across all partitions; past it they go to the new
+/// stores (unsynced) and are read back when met again.
+const IN_MEMORY_ACCOUNTS: usize = 500_000;
+
+/// How often the bar is drawn.
+const DRAW_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder of the per-partition state stores, as `ledgerstream process
+    /// --state-dir`.
+    #[arg(long, value_name = "DIR", default_value = ".ledgerstream/state")]
+    state_dir: PathBuf,
+    /// Partitions to rebuild, comma-separated (default: every partition of
+    /// account-events).
+    #[arg(long, value_name = "P,...", value_delimiter = ',')]
+    partitions: Vec<i32>,
+    /// Appended to every topic name, as the processor's --topic-suffix.
+    #[arg(long, value_name = "SUFFIX", default_value = "")]
+    topic_suffix: String,
+    /// How many recent command ids each account remembers, as the processor's
+    /// --idempotency-window.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_IDEMPOTENCY_WINDOW)]
+    idempotency_window: usize,
+    /// Rebuild over stores that exist: each is moved aside to
+    /// `partition-<p>.replaced-<time>` first. Without it an existing store stops
+    /// the rebuild before anything is read.
+    #[arg(long)]
+    force: bool,
+    /// Read every event into memory first, then fold: prints the broker's fetch
+    /// rate and the fold's rate apart.
+    #[arg(long)]
+    prefetch: bool,
+}
+
+/// A partition being rebuilt.
+struct Rebuild {
+    partition: i32,
+    /// The new store, in the staging folder.
+    store: PartitionStore,
+    accounts: HashMap<String, AccountState>,
+    /// Whether states went to the store (so a miss may be there).
+    spilled: bool,
+    /// Where the fold stops: the high watermark at the start.
+    target: i64,
+    /// The next offset to fold.
+    next_offset: i64,
+    done: bool,
+    folded: u64,
+    unreadable: u64,
+    /// The old store's results offset (0 without one).
+    results_offset: i64,
+}
+
+/// The old store of a partition, locked until the new one is in its place.
+struct Held {
+    partition: i32,
+    path: PathBuf,
+    exists: bool,
+    _lock: Option<File>,
+    /// The old store's checkpoint (0, 0 without one).
+    events_offset: i64,
+    results_offset: i64,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let endpoints = Endpoints::from_env();
+    probe::probe(&endpoints.broker).await?;
+    let topics = TopicNames::with_suffix(&args.topic_suffix);
+    let log = EventLog::connect(&endpoints.broker.address, &topics.events)?;
+    let all = log.partitions().await?;
+    let mut partitions = if args.partitions.is_empty() {
+        all.clone()
+    } else {
+        args.partitions.clone()
+    };
+    partitions.sort_unstable();
+    partitions.dedup();
+    if let Some(missing) = partitions.iter().find(|p| !all.contains(p)) {
+        bail!(
+            "{} has no partition {missing} (it has {})",
+            topics.events,
+            all.len()
+        );
+    }
+    let held = hold_old_stores(&args.state_dir, &partitions, args.force)?;
+    let decoder = super::events_decoder(&topics.events).await?;
+    let marks = log.marks(&partitions).await?;
+    for old in &held {
+        let (_, high) = marks.get(&old.partition).copied().unwrap_or((0, 0));
+        if old.events_offset > high {
+            bail!(
+                "the store of partition {} has folded {} up to offset {}, but the log now ends \
+                 at {high}: the topic lost records (recreated, or emptied by the broker); \
+                 a rebuild from what is left would hold less than the store. Nothing was changed",
+                old.partition,
+                topics.events,
+                old.events_offset
+            );
+        }
+    }
+    for (partition, (low, _)) in &marks {
+        if *low > 0 {
+            warn!(
+                partition,
+                low, "the log starts past offset 0: the events before it are gone"
+            );
+        }
+    }
+
+    let staging = args
+        .state_dir
+        .join(format!(".replay-{}", stamp(now_seconds())));
+    std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    let rebuilds = Rebuilds::open(
+        &staging,
+        args.idempotency_window,
+        held.iter().map(|old| {
+            let (low, high) = marks.get(&old.partition).copied().unwrap_or((0, 0));
+            (old.partition, low, high, old.results_offset)
+        }),
+    )?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    crate::signals::stop_on_signal(Arc::clone(&stop), "leaving the stores as they were");
+    let brokers = endpoints.broker.address.clone();
+    let prefetch = args.prefetch;
+    let topic = topics.events.clone();
+    let started = Instant::now();
+    let (rebuilds, timing) = tokio::task::spawn_blocking(move || {
+        fold_all(
+            &brokers, &topic, &decoder, rebuilds, &marks, prefetch, &stop,
+        )
+    })
+    .await??;
+    let Some(timing) = timing else {
+        let _ = std::fs::remove_dir_all(&staging);
+        bail!("interrupted; no store was changed");
+    };
+
+    let Totals {
+        events,
+        accounts,
+        unreadable,
+    } = rebuilds.finish()?;
+    let elapsed = started.elapsed();
+    let moved = swap_in(&args.state_dir, &staging, held)?;
+    let _ = std::fs::remove_dir(&staging);
+
+    let rate = |events: u64, time: Duration| events as f64 / time.as_secs_f64().max(1e-9);
+    eprintln!(
+        "rebuilt partitions {partitions:?} in {}: {} events folded into {} accounts, \
+         {} events/s",
+        args.state_dir.display(),
+        thousands(events),
+        thousands(accounts),
+        thousands(rate(events, elapsed) as u64),
+    );
+    if let Some(fold) = timing.fold {
+        eprintln!(
+            "  fetch from the broker: {} events/s ({:.2} s); fold from memory: {} events/s ({:.2} s)",
+            thousands(rate(events, timing.fetch) as u64),
+            timing.fetch.as_secs_f64(),
+            thousands(rate(events, fold) as u64),
+            fold.as_secs_f64()
+        );
+    }
+    if unreadable > 0 {
+        eprintln!(
+            "  {unreadable} events could not be read and were left out, as the processor's \
+             restore does (see the warnings above)"
+        );
+    }
+    for (partition, path) in moved {
+        eprintln!(
+            "  the old store of partition {partition} is at {}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Checks each partition's old store and locks it: a store a processor holds
+/// stops the rebuild, as does one that exists without --force.
+fn hold_old_stores(dir: &Path, partitions: &[i32], force: bool) -> anyhow::Result<Vec<Held>> {
+    let mut held = Vec::new();
+    for &partition in partitions {
+        let path = PartitionStore::path(dir, partition);
+        if !path.exists() {
+            held.push(Held {
+                partition,
+                path,
+                exists: false,
+                _lock: None,
+                events_offset: 0,
+                results_offset: 0,
+            });
+            continue;
+        }
+        let (checkpoint, accounts) = match PartitionStore::open(dir, partition) {
+            Ok(store) => (
+                store.checkpoint().ok().flatten(),
+                store.account_count().unwrap_or(0),
+            ),
+            Err(StoreError::Locked { path: lock, .. }) => bail!(
+                "the store of partition {partition} is held by a running processor \
+                 ({} is locked); stop the processor before rebuilding its state",
+                lock.display()
+            ),
+            // Damaged: exactly what a rebuild is for.
+            Err(error) => {
+                warn!(partition, %error, "the old store cannot be read");
+                (None, 0)
+            }
+        };
+        if !force {
+            bail!(
+                "partition {partition} has a store at {} ({accounts} accounts, {}); \
+                 --force moves it aside to partition-{partition}.replaced-<time> and rebuilds it",
+                path.display(),
+                checkpoint.map_or("no checkpoint".to_owned(), |c| format!(
+                    "folded up to offset {}",
+                    c.events_offset()
+                )),
+            );
+        }
+        let lock = hold_lock(&path.join("lock"))?.with_context(|| {
+            format!(
+                "the store of partition {partition} was opened by another process just now; \
+                 stop it before rebuilding"
+            )
+        })?;
+        held.push(Held {
+            partition,
+            path,
+            exists: true,
+            _lock: Some(lock),
+            events_offset: checkpoint.map_or(0, |c| c.events_offset()),
+            results_offset: checkpoint.map_or(0, |c| c.results_offset()),
+        });
+    }
+    Ok(held)
+}
+
+/// The store's lock file, locked by us; `None` when someone else holds it.
+fn hold_lock(path: &Path) -> anyhow::Result<Option<File>> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// The reader's context: reaching a partition's end is how the fold learns it
+/// is done, not an error to log.
+struct EndsQuietly;
+
+impl ClientContext for EndsQuietly {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end {
+            warn!(%error, reason, "reading account-events failed");
+        }
+    }
+}
+
+impl ConsumerContext for EndsQuietly {}
+
+/// How long the fetch and the fold took apart (with --prefetch).
+struct Timing {
+    fetch: Duration,
+    fold: Option<Duration>,
+}
+
+/// Reads every partition to its target and folds it; `None` as timing when
+/// stopped by a signal.
+fn fold_all(
+    brokers: &str,
+    topic: &str,
+    decoder: &Decoder,
+    mut rebuilds: Rebuilds,
+    marks: &Marks,
+    prefetch: bool,
+    stop: &AtomicBool,
+) -> anyhow::Result<(Rebuilds, Option<Timing>)> {
+    let consumer: BaseConsumer<EndsQuietly> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "ledgerstream-replay-state")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .set("fetch.wait.max.ms", "100")
+        .set("max.partition.fetch.bytes", (8 * 1024 * 1024).to_string())
+        .set("fetch.max.bytes", (64 * 1024 * 1024).to_string())
+        .set("queued.max.messages.kbytes", (256 * 1024).to_string())
+        .create_with_context(EndsQuietly)?;
+    let mut list = TopicPartitionList::new();
+    for rebuild in rebuilds.by_partition.values().filter(|r| !r.done) {
+        list.add_partition_offset(
+            topic,
+            rebuild.partition,
+            Offset::Offset(rebuild.next_offset),
+        )?;
+    }
+    consumer.assign(&list)?;
+    let total: u64 = marks
+        .iter()
+        .filter(|(p, _)| rebuilds.by_partition.contains_key(p))
+        .map(|(_, (low, high))| (high - low).max(0) as u64)
+        .sum();
+    let low_of = |partition: i32| marks.get(&partition).map_or(0, |m| m.0);
+    let mut bar = Bar::new();
+    bar.update(0, total, "");
+    let mut drawn = Instant::now();
+    let started = Instant::now();
+    let mut prefetched: Vec<(i32, i64, Vec<u8>)> = Vec::new();
+    // Offsets read per partition while prefetching (the fold moves next_offset).
+    let mut read_to: BTreeMap<i32, i64> = rebuilds
+        .by_partition
+        .iter()
+        .map(|(p, r)| (*p, r.next_offset))
+        .collect();
+
+    while rebuilds.by_partition.values().any(|r| !r.done) {
+        if stop.load(Ordering::Acquire) {
+            return Ok((rebuilds, None));
+        }
+        if drawn.elapsed() >= DRAW_EVERY {
+            let done: u64 = read_to
+                .iter()
+                .map(|(p, at)| (at - low_of(*p)).max(0) as u64)
+                .sum();
+            bar.update(done, total, if prefetch { "fetching" } else { "" });
+            drawn = Instant::now();
+        }
+        let message = match consumer.poll(Duration::from_millis(100)) {
+            None => continue,
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                if let Some(rebuild) = rebuilds.by_partition.get_mut(&partition) {
+                    rebuild.done = true;
+                }
+                continue;
+            }
+            Some(Err(error)) => {
+                warn!(%error, "reading account-events failed; retrying");
+                continue;
+            }
+            Some(Ok(message)) => message,
+        };
+        let (partition, offset) = (message.partition(), message.offset());
+        let Some(rebuild) = rebuilds.by_partition.get_mut(&partition) else {
+            continue;
+        };
+        if rebuild.done || offset >= rebuild.target {
+            rebuild.done = true;
+            continue;
+        }
+        read_to.insert(partition, offset + 1);
+        if offset + 1 >= rebuild.target {
+            rebuild.done = true;
+        }
+        let payload = message.payload().unwrap_or_default();
+        if prefetch {
+            prefetched.push((partition, offset, payload.to_vec()));
+            continue;
+        }
+        rebuilds.fold(partition, offset, payload, decoder)?;
+    }
+    let fetch = started.elapsed();
+    let done: u64 = read_to
+        .iter()
+        .map(|(p, at)| (at - low_of(*p)).max(0) as u64)
+        .sum();
+    if !prefetch {
+        bar.finish(done, total, "folded");
+        return Ok((rebuilds, Some(Timing { fetch, fold: None })));
+    }
+    bar.finish(done, total, "fetched; folding");
+
+    let folding = Instant::now();
+    for (partition, offset, payload) in &prefetched {
+        rebuilds.fold(*partition, *offset, payload, decoder)?;
+    }
+    let fold = folding.elapsed();
+    Ok((
+        rebuilds,
+        Some(Timing {
+            fetch,
+            fold: Some(fold),
+        }),
+    ))
+}
+
+/// The partitions being rebuilt into stores under a staging folder, and how
+/// many account states they hold in memory between them.
+pub struct Rebuilds {
+    by_partition: BTreeMap<i32, Rebuild>,
+    window: usize,
+    in_memory: usize,
+}
+
+/// What a rebuild folded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    pub events: u64,
+    pub accounts: u64,
+    pub unreadable: u64,
+}
+
+impl Rebuilds {
+    /// New stores under `staging` for each `(partition, first offset, target,
+    /// results offset)`; accounts remember `window` command ids.
+    pub fn open(
+        staging: &Path,
+        window: usize,
+        partitions: impl IntoIterator<Item = (i32, i64, i64, i64)>,
+    ) -> anyhow::Result<Self> {
+        let mut by_partition = BTreeMap::new();
+        for (partition, low, high, results_offset) in partitions {
+            let store = PartitionStore::open(staging, partition)?;
+            by_partition.insert(
+                partition,
+                Rebuild {
+                    partition,
+                    store,
+                    accounts: HashMap::new(),
+                    spilled: false,
+                    target: high,
+                    next_offset: low,
+                    done: high <= low,
+                    folded: 0,
+                    unreadable: 0,
+                    results_offset,
+                },
+            );
+        }
+        Ok(Self {
+            by_partition,
+            window,
+            in_memory: 0,
+        })
+    }
+
+    /// Folds the record at `offset` of `partition` (one not rebuilt is left
+    /// out); past [`IN_MEMORY_ACCOUNTS`], the states go to the stores.
+    pub fn fold(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        payload: &[u8],
+        decoder: &Decoder,
+    ) -> anyhow::Result<()> {
+        let Some(rebuild) = self.by_partition.get_mut(&partition) else {
+            return Ok(());
+        };
+        self.in_memory += rebuild.fold(offset, payload, decoder, self.window)?;
+        if self.in_memory > IN_MEMORY_ACCOUNTS {
+            for rebuild in self.by_partition.values_mut() {
+                rebuild.spill()?;
+            }
+            self.in_memory = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes every store's last states and its checkpoint (synced).
+    pub fn finish(self) -> anyhow::Result<Totals> {
+        let mut totals = Totals::default();
+        for rebuild in self.by_partition.into_values() {
+            totals.events += rebuild.folded;
+            totals.unreadable += rebuild.unreadable;
+            totals.accounts += finish(rebuild)?;
+        }
+        Ok(totals)
+    }
+}
+
+impl Rebuild {
+    /// Folds the record at `offset`; how many accounts it added to memory.
+    fn fold(
+        &mut self,
+        offset: i64,
+        payload: &[u8],
+        decoder: &Decoder,
+        window: usize,
+    ) -> anyhow::Result<usize> {
+        self.next_offset = offset + 1;
+        let event = match decode(decoder, payload) {
+            Ok(event) => event,
+            Err(error) => {
+                // As the processor's restore: counted and logged, never silent.
+                warn!(partition = self.partition, offset, %error, "event in the log cannot be read; state skips it");
+                self.unreadable += 1;
+                return Ok(0);
+            }
+        };
+        self.folded += 1;
+        let id = event.metadata.account_id.as_str();
+        if let Some(state) = self.accounts.get_mut(id) {
+            state.apply(&event);
+            return Ok(0);
+        }
+        let mut state = match self.spilled {
+            true => self.store.get_account(id)?,
+            false => None,
+        }
+        .unwrap_or_else(|| AccountState::new(window));
+        state.apply(&event);
+        self.accounts.insert(id.to_owned(), state);
+        Ok(1)
+    }
+
+    /// Moves the states in memory to the new store, unsynced (the closing
+    /// checkpoint syncs them).
+    fn spill(&mut self) -> Result<(), StoreError> {
+        if self.accounts.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .load_batch(self.accounts.iter().map(|(id, state)| (id.as_str(), state)))?;
+        self.accounts.clear();
+        self.spilled = true;
+        Ok(())
+    }
+}
+
+fn decode(decoder: &Decoder, payload: &[u8]) -> Result<AccountEvent, String> {
+    let record = decoder
+        .decode::<EventRecord>(payload)
+        .map_err(|e| e.to_string())?;
+    AccountEvent::try_from(record).map_err(|e| e.to_string())
+}
+
+/// Writes the last states and the checkpoint (synced); the accounts stored.
+fn finish(mut rebuild: Rebuild) -> anyhow::Result<u64> {
+    rebuild.spill()?;
+    let checkpoint = Checkpoint::new(rebuild.next_offset, rebuild.results_offset)?;
+    rebuild
+        .store
+        .write_batch(std::iter::empty(), checkpoint)
+        .with_context(|| format!("writing the checkpoint of partition {}", rebuild.partition))?;
+    let accounts = rebuild.store.account_count()?;
+    info!(
+        partition = rebuild.partition,
+        events_offset = rebuild.next_offset,
+        results_offset = rebuild.results_offset,
+        folded = rebuild.folded,
+        accounts,
+        "state rebuilt"
+    );
+    Ok(accounts)
+}
+
+/// Moves each old store aside and the new one into its place; where the old
+/// ones went.
+fn swap_in(dir: &Path, staging: &Path, held: Vec<Held>) -> anyhow::Result<Vec<(i32, PathBuf)>> {
+    let time = stamp(now_seconds());
+    let mut moved = Vec::new();
+    for old in held {
+        let new = PartitionStore::path(staging, old.partition);
+        if old.exists {
+            let aside = dir.join(format!("partition-{}.replaced-{time}", old.partition));
+            std::fs::rename(&old.path, &aside).with_context(|| {
+                format!("moving {} aside to {}", old.path.display(), aside.display())
+            })?;
+            moved.push((old.partition, aside));
+        }
+        std::fs::rename(&new, &old.path).with_context(|| {
+            format!(
+                "moving the rebuilt store into {} (a processor may have started on it \
+                 meanwhile; the rebuilt store stays at {})",
+                old.path.display(),
+                new.display()
+            )
+        })?;
+        // The lock on the old store goes with `old` here.
+    }
+    Ok(moved)
+}
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,548 @@
+//! `ledgerstream query history` and `ledgerstream replay history` end to end, on
+//! the real broker, registry, search server, processor and history projector:
+//! an account's pages hold exactly its movements in the log, every one once;
+//! `--min-version` waits for a deposit made after it started; a replay into a
+//! new index swaps the alias to an index equal to the old one, and
+//! `--drop-old` deletes the index it replaced.
+//!
+//! Every test uses its own alias, indices and checkpoints index (random names)
+//! and deletes them; the real `transaction-history` alias is never touched.
+
+// Test code: a failed unwrap is a failed test, and amounts read as units_cents.
+#![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ledgerstream_infra::Service;
+use ledgerstream_producers::commands;
+use ledgerstream_schemas::records::EventRecord;
+use ledgerstream_tests::log::wait_for_the_processor;
+use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
+use ledgerstream_tests::workload::{account, mix, opens};
+use ledgerstream_tests::{ledgerstream_bin, require, unique_name};
+use serde_json::{Value, json};
+
+const ACCOUNTS: usize = 6;
+
+/// A random alias (with its template and concrete indices) and checkpoints
+/// index; every index of the alias is deleted on drop.
+struct Names {
+    url: String,
+    alias: String,
+    checkpoints: String,
+    http: reqwest::Client,
+}
+
+impl Names {
+    async fn new() -> Self {
+        let endpoint = require(Service::Search).await;
+        let alias = unique_name("qhist");
+        Self {
+            url: endpoint.address,
+            checkpoints: format!("checkpoints-{alias}"),
+            alias,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        vec![
+            "--history-index".to_owned(),
+            self.alias.clone(),
+            "--history-checkpoint-index".to_owned(),
+            self.checkpoints.clone(),
+        ]
+    }
+
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/{path}", self.url))
+            .timeout(Duration::from_secs(30));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect(path);
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.request(method, path, body).await;
+        assert!((200..300).contains(&status), "{path}: {status} {answer}");
+        answer
+    }
+
+    /// The concrete indices the alias points at.
+    async fn alias_targets(&self) -> Vec<String> {
+        let (status, answer) = self
+            .request(
+                reqwest::Method::GET,
+                &format!("_alias/{}", self.alias),
+                None,
+            )
+            .await;
+        if status == 404 {
+            return Vec::new();
+        }
+        answer
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn exists(&self, index: &str) -> bool {
+        self.request(reqwest::Method::HEAD, index, None).await.0 == 200
+    }
+
+    async fn count(&self, index: &str) -> u64 {
+        let answer = self
+            .ok(reqwest::Method::GET, &format!("{index}/_count"), None)
+            .await;
+        answer["count"].as_u64().unwrap()
+    }
+
+    /// Every document of `index`: by event id, its account, version and balance.
+    async fn documents(&self, index: &str) -> BTreeMap<String, (String, u64, i64)> {
+        let mut found = BTreeMap::new();
+        let mut after: Option<Value> = None;
+        loop {
+            let mut body = json!({ "size": 500, "sort": [{ "event_id": "asc" }] });
+            if let Some(after) = &after {
+                body["search_after"] = after.clone();
+            }
+            let path = format!("{index}/_search");
+            let answer = self.ok(reqwest::Method::POST, &path, Some(body)).await;
+            let hits = answer["hits"]["hits"].as_array().cloned().unwrap();
+            let Some(last) = hits.last() else {
+                return found;
+            };
+            after = Some(last["sort"].clone());
+            for hit in &hits {
+                let s = &hit["_source"];
+                found.insert(
+                    s["event_id"].as_str().unwrap().to_owned(),
+                    (
+                        s["account_id"].as_str().unwrap().to_owned(),
+                        s["version"].as_u64().unwrap(),
+                        s["balance_after_minor"].as_i64().unwrap(),
+                    ),
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        let (url, alias, checkpoints) = (
+            self.url.clone(),
+            self.alias.clone(),
+            self.checkpoints.clone(),
+        );
+        // On a thread of its own: the test's runtime may be gone or busy.
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let http = reqwest::Client::new();
+                for path in [
+                    format!("{alias}-*"),
+                    checkpoints,
+                    format!("_index_template/{alias}"),
+                ] {
+                    let response = http
+                        .delete(format!("{url}/{path}"))
+                        .timeout(Duration::from_secs(30))
+                        .send()
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    let status = response.status().as_u16();
+                    if !(200..300).contains(&status) && status != 404 {
+                        return Err(std::io::Error::other(format!("{path}: {status}")));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .join();
+        if !matches!(deleted, Ok(Ok(()))) {
+            eprintln!(
+                "deleting the test indices of {} failed: {deleted:?}",
+                self.alias
+            );
+        }
+    }
+}
+
+/// `ledgerstream <args>` for the pipeline and the names.
+fn ledgerstream(pipeline: &Pipeline, names: &Names, args: &[&str]) -> Command {
+    let mut command = Command::new(ledgerstream_bin());
+    command
+        .args(args)
+        .args(names.flags())
+        .arg(format!("--topic-suffix={}", pipeline.suffix))
+        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
+        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
+        .env("LEDGERSTREAM_SEARCH_URL", &names.url)
+        .env("LEDGERSTREAM_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// `query history <args> --output json`, which must succeed.
+fn query_json(pipeline: &Pipeline, names: &Names, args: &[&str]) -> Value {
+    let mut all = vec!["query", "history"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--output", "json"]);
+    let output = ledgerstream(pipeline, names, &all).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Per account, the versions of its money movements in the log, and every
+/// movement's balance after by event id.
+type Movements = (BTreeMap<String, Vec<u64>>, BTreeMap<String, i64>);
+
+async fn movements_in_the_log(pipeline: &Pipeline) -> Movements {
+    let records = pipeline.read_all(&pipeline.topics.events);
+    let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut balances = BTreeMap::new();
+    for (_, event) in pipeline.decode::<EventRecord>(&records).await {
+        let balance = match &event {
+            EventRecord::AccountOpened(e) if e.initial_deposit_minor > 0 => e.balance_after_minor,
+            EventRecord::AccountOpened(_) | EventRecord::AccountClosed(_) => continue,
+            EventRecord::MoneyDeposited(e) => e.balance_after_minor,
+            EventRecord::MoneyWithdrawn(e) => e.balance_after_minor,
+            EventRecord::TransferDebited(e) => e.balance_after_minor,
+            EventRecord::TransferCredited(e) => e.balance_after_minor,
+            EventRecord::TransferRefunded(e) => e.balance_after_minor,
+        };
+        let meta = event.metadata();
+        versions
+            .entry(meta.account_id.clone())
+            .or_default()
+            .push(meta.version as u64);
+        balances.insert(meta.event_id.clone(), balance);
+    }
+    (versions, balances)
+}
+
+/// `ledgerstream project history` for the pipeline and the names.
+async fn start_projector(pipeline: &Pipeline, names: &Names, name: &str) -> ProcessorChild {
+    let group = format!("projector{}", pipeline.suffix);
+    let mut args = vec![
+        "history",
+        "--group",
+        &group,
+        "--batch-millis",
+        "50",
+        "--history-bulk-documents",
+        "500",
+    ];
+    let flags = names.flags();
+    args.extend(flags.iter().map(String::as_str));
+    pipeline.project(name, &args).await
+}
+
+/// A pipeline, a processor and a history projector for `names`, the accounts
+/// opened and the mix of commands processed and projected.
+async fn a_history_projected(
+    names: &Names,
+) -> (Pipeline, ProcessorChild, ProcessorChild, Movements) {
+    let pipeline = Pipeline::new(2).await;
+    let processor = pipeline
+        .processor("processor", &["--batch-millis", "10"])
+        .await;
+    let projector = start_projector(&pipeline, names, "projector").await;
+    for command in opens(ACCOUNTS).iter().chain(&mix(300, ACCOUNTS)) {
+        pipeline.sender.send(command).await.expect("send");
+    }
+    wait_for_the_processor(&pipeline).await;
+    let movements = movements_in_the_log(&pipeline).await;
+    let expected = movements.1.len() as u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, answer) = names
+            .request(
+                reqwest::Method::GET,
+                &format!("{}/_count", names.alias),
+                None,
+            )
+            .await;
+        if answer["count"].as_u64() == Some(expected) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{answer} of {expected} documents after 120 s:\n{}",
+            projector.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    (pipeline, processor, projector, movements)
+}
+
+fn versions_of(page: &Value) -> Vec<u64> {
+    page["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["version"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_hold_exactly_the_accounts_movements_and_min_version_waits() {
+    let names = Names::new().await;
+    let (pipeline, _processor, mut projector, (versions, balances)) =
+        a_history_projected(&names).await;
+
+    for i in 0..ACCOUNTS {
+        let id = account(i);
+        let mut expected = versions.get(&id).cloned().unwrap_or_default();
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        // search_after pages, 7 at a time, until the cursor runs out.
+        let mut seen = Vec::new();
+        let mut after: Option<u64> = None;
+        loop {
+            let cursor = after.map(|a| a.to_string());
+            let mut args = vec![id.as_str(), "--page-size", "7"];
+            if let Some(cursor) = &cursor {
+                args.extend_from_slice(&["--after", cursor]);
+            }
+            let page = query_json(&pipeline, &names, &args);
+            assert_eq!(page["total"].as_u64(), Some(expected.len() as u64));
+            seen.extend(versions_of(&page));
+            for movement in page["movements"].as_array().unwrap() {
+                let event_id = movement["event_id"].as_str().unwrap();
+                assert_eq!(
+                    movement["balance_after_minor"].as_i64(),
+                    balances.get(event_id).copied(),
+                    "{movement}"
+                );
+            }
+            match page["next_after"].as_u64() {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{id}: every movement once, newest first");
+        // Numbered pages agree with the cursor's.
+        if expected.len() > 7 {
+            let page = query_json(&pipeline, &names, &[&id, "--page-size", "7", "--page", "2"]);
+            assert_eq!(versions_of(&page), expected[7..expected.len().min(14)]);
+        }
+    }
+
+    // A time range that holds nothing, and an account with no movement at all.
+    let empty = query_json(&pipeline, &names, &[&account(0), "--to", "2000-01-01"]);
+    assert_eq!(empty["total"], 0);
+    let output = ledgerstream(&pipeline, &names, &["query", "history", "acc-none"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+
+    // For people: a statement, and the cursor of the next page on stderr.
+    let output = ledgerstream(
+        &pipeline,
+        &names,
+        &["query", "history", &account(1), "--page-size", "2"],
+    )
+    .output()
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(stdout.contains("balance after"), "{stdout}");
+    assert!(stderr.contains("next page: --after "), "{stderr}");
+
+    // Read your writes: the deposit is in the log (as after `produce --wait`)
+    // but not projected yet — the projector is stopped — and the query waits
+    // until the projector, started again, has written it.
+    projector.terminate(Duration::from_secs(30));
+    let id = account(2);
+    let last = *versions[&id].iter().max().unwrap();
+    pipeline
+        .sender
+        .send(&commands::deposit(&id, 123_45, "USD"))
+        .await
+        .expect("send");
+    wait_for_the_processor(&pipeline).await;
+    let wanted = (last + 1).to_string();
+    let waiting = ledgerstream(
+        &pipeline,
+        &names,
+        &[
+            "query",
+            "history",
+            &id,
+            "--min-version",
+            &wanted,
+            "--timeout",
+            "90",
+            "--page-size",
+            "1",
+            "--output",
+            "json",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _projector = start_projector(&pipeline, &names, "projector-again").await;
+    let started = Instant::now();
+    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    println!(
+        "answered {:?} after the projector started again",
+        started.elapsed()
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let page: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(versions_of(&page), [last + 1], "{page}");
+    assert_eq!(page["movements"][0]["amount_minor"], 123_45);
+
+    // A version far past the last movement cannot be a movement-free event:
+    // the wait runs out (exit code 5) and says the projection is caught up.
+    let beyond = (last + 50).to_string();
+    let output = ledgerstream(
+        &pipeline,
+        &names,
+        &[
+            "query",
+            "history",
+            &id,
+            "--min-version",
+            &beyond,
+            "--timeout",
+            "2",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("has written all of"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_swaps_the_alias_to_an_equal_index_and_drops_the_old_one() {
+    let names = Names::new().await;
+    let (pipeline, _processor, mut projector, (_, balances)) = a_history_projected(&names).await;
+    let live = format!("{}-v1", names.alias);
+    assert_eq!(names.alias_targets().await, [live.as_str()]);
+    // The live projector stops, as the README says to before the old index goes.
+    projector.terminate(Duration::from_secs(30));
+    let old_documents = names.documents(&live).await;
+    assert_eq!(old_documents.len(), balances.len());
+
+    let into = format!("r{}", &unique_name("x")[2..10]);
+    let group = format!("replay{}", pipeline.suffix);
+    let output = ledgerstream(
+        &pipeline,
+        &names,
+        &[
+            "replay",
+            "history",
+            "--into",
+            &into,
+            "--group",
+            &group,
+            "--bulk-documents",
+            "500",
+            "--batch-millis",
+            "50",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let replayed = format!("{}-{into}", names.alias);
+    assert_eq!(
+        names.alias_targets().await,
+        [replayed.as_str()],
+        "{}",
+        text(&output)
+    );
+    assert_eq!(names.documents(&replayed).await, old_documents);
+    assert!(names.exists(&live).await, "kept without --drop-old");
+
+    // The same --into again: live already, nothing changes.
+    let output = ledgerstream(
+        &pipeline,
+        &names,
+        &["replay", "history", "--into", &into, "--group", &group],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is live already"),
+        "{}",
+        text(&output)
+    );
+
+    // Another replay with --drop-old deletes the index it replaces.
+    let next = format!("{into}b");
+    let output = ledgerstream(
+        &pipeline,
+        &names,
+        &[
+            "replay",
+            "history",
+            "--into",
+            &next,
+            "--group",
+            &group,
+            "--bulk-documents",
+            "500",
+            "--drop-old",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let newest = format!("{}-{next}", names.alias);
+    assert_eq!(names.alias_targets().await, [newest.as_str()]);
+    assert_eq!(
+        names.count(&newest).await,
+        balances.len() as u64,
+        "{}",
+        text(&output)
+    );
+    assert!(!names.exists(&replayed).await, "{}", text(&output));
+    assert!(
+        names.exists(&live).await,
+        "only the alias's index is dropped"
+    );
+
+    // Readers see it: `query history` reads through the alias.
+    let ids: BTreeSet<String> = names.documents(&newest).await.into_keys().collect();
+    assert_eq!(ids, balances.keys().cloned().collect());
+}
