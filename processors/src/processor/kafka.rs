@@ -22,7 +22,7 @@ use super::config::{Mode, ProcessorConfig};
 /// rdkafka's own `flush` waits in `poll` steps of 100 ms, and its `poll` runs to
 /// its deadline even when reports arrived: every flush took a multiple of 100 ms
 /// (300 ms for a batch of 2,000 events that tansu acknowledged in well under
-/// that). This one checks every millisecond.
+/// that). This one checks every millisecond, sleeping in between.
 pub fn flush<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) -> KafkaResult<()> {
     let deadline = Instant::now() + timeout;
     // A zero-timeout flush sends what lingers at once.
@@ -31,13 +31,19 @@ pub fn flush<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) 
         Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {}
         Err(error) => return Err(error),
     }
-    while producer.in_flight_count() > 0 {
+    loop {
+        // Serves the delivery reports that have arrived, without waiting.
+        producer.poll(Duration::ZERO);
+        if producer.in_flight_count() == 0 {
+            return Ok(());
+        }
         if Instant::now() >= deadline {
             return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
         }
-        producer.poll(Duration::from_millis(1));
+        // Sleeping rather than polling with a timeout: a poll of less than a
+        // millisecond's wait spins.
+        std::thread::sleep(Duration::from_millis(1));
     }
-    Ok(())
 }
 
 /// A change of assignment, as seen by the rebalance callbacks.
