@@ -228,13 +228,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Outcome::CaughtUp => {
-            let tail_from = positions::checkpoints(
+            let mut tail_from = positions::checkpoints(
                 &replay.client,
                 &replay.replayed.checkpoints,
                 replay.log.topic(),
             )
             .await
             .context("reading where the replay stopped")?;
+            // A partition the replay wrote nothing for (empty until now) is
+            // tailed from its start.
+            for (partition, (low, _)) in replay.log.marks(&partitions).await? {
+                tail_from.entry(partition).or_insert(low);
+            }
             replay.switch(&entry, tail_from).await
         }
     }

@@ -13,6 +13,8 @@
 //!
 //! All show a progress bar ([`progress`]) from the positions against the log's
 //! end ([`positions`]); `--throttle` ([`throttle`]) paces the ClickHouse replay.
+//! `ledgerstream bench replay-state` ([`bench`]) measures the state fold apart
+//! from the broker.
 
 pub mod bench;
 pub mod clickhouse;

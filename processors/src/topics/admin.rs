@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::TopicsError;
-use super::spec::TopicSpec;
+use super::spec::{ConfigSpec, TopicSpec};
 use super::verify::{ActualTopic, Report, verify};
 
 /// How long one admin request may take, unless [`Admin::with_timeout`] says otherwise.
@@ -217,14 +217,17 @@ impl Admin {
         let new_topics: Vec<NewTopic<'_>> = specs
             .iter()
             .map(|spec| {
-                spec.configs.iter().fold(
-                    NewTopic::new(
-                        &spec.name,
-                        spec.partitions,
-                        TopicReplication::Fixed(spec.replication),
-                    ),
-                    |topic, config| topic.set(&config.key, &config.value),
-                )
+                spec.configs
+                    .iter()
+                    .filter(|config| !is_kafka_default_cleanup(config))
+                    .fold(
+                        NewTopic::new(
+                            &spec.name,
+                            spec.partitions,
+                            TopicReplication::Fixed(spec.replication),
+                        ),
+                        |topic, config| topic.set(&config.key, &config.value),
+                    )
             })
             .collect();
         let answers = self
@@ -297,4 +300,13 @@ pub async fn check(admin: &Admin, specs: &[TopicSpec]) -> Result<(), TopicsError
         );
     }
     report.into_result().map(drop)
+}
+
+/// `cleanup.policy=delete` is Kafka's default, so it is left out at creation (and
+/// still checked). tansu 0.6 runs its retention only on topics created with an
+/// explicit `cleanup.policy`, and reads `retention.ms=-1` as a number of
+/// milliseconds: every 10 minutes it emptied `account-events`, which is kept
+/// forever. Without the explicit policy it deletes nothing.
+fn is_kafka_default_cleanup(config: &ConfigSpec) -> bool {
+    config.key == "cleanup.policy" && config.value == "delete"
 }
