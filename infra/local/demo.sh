@@ -79,7 +79,10 @@ section "pipeline"
 start processor 9601 process --state-dir "$LS_HOME/state"
 # osmem-server indexes large bulk requests slowly; 500 documents a request suit it.
 start projector 9602 project clickhouse history --history-bulk-documents 500
-start lag-exporter 9603 lag --serve
+# The pipeline's own groups: a broker shared with test runs holds many more.
+groups=(--group ledgerstream-processor --group ledgerstream-projection-clickhouse
+  --group ledgerstream-projection-history-v1)
+start lag-exporter 9603 lag --serve "${groups[@]}"
 
 section "load: $seconds s at $rate commands/s"
 prefix="demo-$(date +%s)"
@@ -88,8 +91,7 @@ prefix="demo-$(date +%s)"
 section "lag per consumer group"
 # Give the projections a moment to write the last batch before reading them.
 sleep 2
-"$bin" lag --once --group ledgerstream-processor \
-  --group ledgerstream-projection-clickhouse --group ledgerstream-projection-history || true
+"$bin" lag --once "${groups[@]}" || true
 
 section "account $prefix-0 in ClickHouse (waiting for the projection if behind)"
 "$bin" query account "$prefix-0" --events 5 --timeout 30 || true
