@@ -53,13 +53,33 @@ pub fn load_average() -> String {
         .join(" ")
 }
 
+/// The `p` quantile (0 to 1) of sorted `values`, by nearest rank; `None` when
+/// there are none.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    Some(sorted[index])
+}
+
 /// The `p` quantile (0 to 1) of sorted `values`; NaN when there are none.
 pub fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((values.len() as f64 * p).ceil() as usize).clamp(1, values.len()) - 1;
-    values[index]
+    nearest_rank(values, p).unwrap_or(f64::NAN)
+}
+
+/// `p50 1.20 ms  p90 …  p99 …  max …  (n <what>)`, from `samples` (sorted here).
+pub fn latency_summary(samples: &mut [Duration], what: &str) -> String {
+    samples.sort_unstable();
+    let ms = |p: f64| nearest_rank(samples, p).unwrap_or_default().as_secs_f64() * 1_000.0;
+    format!(
+        "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} {what})",
+        ms(0.50),
+        ms(0.90),
+        ms(0.99),
+        ms(1.0),
+        samples.len()
+    )
 }
 
 /// An idempotent producer that batches for `linger_ms`, partitioning keys as the
@@ -100,6 +120,21 @@ mod tests {
         assert_eq!(percentile(&values, 1.0), 100.0);
         assert_eq!(percentile(&[7.0], 0.99), 7.0);
         assert!(percentile(&[], 0.5).is_nan());
+        let durations: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(
+            nearest_rank(&durations, 0.99),
+            Some(Duration::from_millis(99))
+        );
+        assert_eq!(nearest_rank::<Duration>(&[], 0.99), None);
+    }
+
+    #[test]
+    fn a_latency_summary_names_the_quantiles() {
+        let mut samples: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        assert_eq!(
+            latency_summary(&mut samples, "runs"),
+            "p50 50.00 ms  p90 90.00 ms  p99 99.00 ms  max 100.00 ms  (100 runs)"
+        );
     }
 
     #[test]

@@ -86,7 +86,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             samples.push(started.elapsed());
         }
     }
-    println!("in-process reads: {}", summary(&mut samples));
+    println!(
+        "in-process reads: {}",
+        crate::measure::latency_summary(&mut samples, "runs")
+    );
 
     if args.spawn > 0 {
         let binary = std::env::current_exe().context("locating this binary")?;
@@ -107,7 +110,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 bail!("`ledgerstream query account` failed: {status}");
             }
         }
-        println!("whole command:    {}", summary(&mut samples));
+        println!(
+            "whole command:    {}",
+            crate::measure::latency_summary(&mut samples, "runs")
+        );
     }
     Ok(())
 }
@@ -127,42 +133,4 @@ async fn busiest_account(reader: &Reader) -> anyhow::Result<String> {
             reader.tables().events
         )
     })
-}
-
-/// The value below which `share` of the sorted `samples` fall.
-fn percentile(sorted: &[Duration], share: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((share * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-/// `p50 1.20 ms  p90 …  p99 …  max …  (n reads)`.
-fn summary(samples: &mut [Duration]) -> String {
-    samples.sort_unstable();
-    let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
-    format!(
-        "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} runs)",
-        ms(percentile(samples, 0.50)),
-        ms(percentile(samples, 0.90)),
-        ms(percentile(samples, 0.99)),
-        ms(samples.last().copied().unwrap_or_default()),
-        samples.len()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&sorted, 0.50), Duration::from_millis(50));
-        assert_eq!(percentile(&sorted, 0.99), Duration::from_millis(99));
-        assert_eq!(percentile(&sorted, 1.0), Duration::from_millis(100));
-        assert_eq!(percentile(&sorted[..1], 0.99), Duration::from_millis(1));
-        assert_eq!(percentile(&[], 0.99), Duration::ZERO);
-    }
 }

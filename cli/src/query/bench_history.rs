@@ -86,10 +86,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
-    println!("first page:          {}", summary(&mut first));
-    println!("search_after pages:  {}", summary(&mut deeper));
+    println!(
+        "first page:          {}",
+        crate::measure::latency_summary(&mut first, "pages")
+    );
+    println!(
+        "search_after pages:  {}",
+        crate::measure::latency_summary(&mut deeper, "pages")
+    );
     let mut both = [first, deeper].concat();
-    println!("all pages:           {}", summary(&mut both));
+    println!(
+        "all pages:           {}",
+        crate::measure::latency_summary(&mut both, "pages")
+    );
     Ok(())
 }
 
@@ -131,40 +140,4 @@ async fn busiest_account(reader: &HistoryReader) -> anyhow::Result<String> {
                 reader.alias()
             )
         })
-}
-
-/// The value below which `share` of the sorted `samples` fall (nearest rank).
-fn percentile(sorted: &[Duration], share: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((share * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-/// `p50 1.20 ms  p99 …  max …  (n pages)`.
-fn summary(samples: &mut [Duration]) -> String {
-    samples.sort_unstable();
-    let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
-    format!(
-        "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} pages)",
-        ms(percentile(samples, 0.50)),
-        ms(percentile(samples, 0.90)),
-        ms(percentile(samples, 0.99)),
-        ms(samples.last().copied().unwrap_or_default()),
-        samples.len()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&sorted, 0.50), Duration::from_millis(50));
-        assert_eq!(percentile(&sorted, 0.99), Duration::from_millis(99));
-        assert_eq!(percentile(&[], 0.99), Duration::ZERO);
-    }
 }
