@@ -26,12 +26,11 @@ use clickhouse::sql::Identifier;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::projection::clickhouse::{
-    self as sink, ClickHouseConfig, ClickHouseSink, Tables, schema,
+    self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Tables, schema,
 };
 use ledgerstream_processors::projection::dead_letters::now_millis;
-use ledgerstream_processors::projection::retry::{Classify, Retry};
 use ledgerstream_processors::projection::{
-    self, ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
+    ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
 use tracing::{info, warn};
 
@@ -40,7 +39,6 @@ use super::positions::{self, EventLog, Marks, Positions};
 use super::progress::{Bar, thousands};
 use super::switch::{self, next_version, parse_version, set_suffix, stamp};
 use super::tail;
-use super::throttle::Throttled;
 
 /// Caught up: every event up to a log end sampled at most this long ago is
 /// written. What is left for the tail after the stop is about this much.
@@ -299,11 +297,17 @@ impl Replay {
             stop: Arc::clone(&stop),
         };
         let started = Instant::now();
-        let mut runner = tokio::spawn(supervise(
-            self.replay_config.clone(),
+        let (config, metrics) = (self.replay_config.clone(), parts.metrics.clone());
+        let connect = move || {
+            let (config, metrics) = (config.clone(), metrics.clone());
+            async move { Ok::<_, ClickHouseError>(ClickHouseSink::connect(&config, metrics).await?.0) }
+        };
+        let mut runner = tokio::spawn(super::supervise(
+            "ClickHouse",
             first,
             parts,
             self.args.throttle,
+            connect,
         ));
 
         let mut bar = Bar::new();
@@ -569,47 +573,6 @@ impl Replay {
             switched_at_ms,
             old.suffix
         )
-    }
-}
-
-/// Runs the projection into the replayed set, starting it again after a failure
-/// a restart may fix (it resumes from the set's checkpoints).
-async fn supervise(
-    config: ClickHouseConfig,
-    first: ClickHouseSink,
-    parts: RunnerParts,
-    throttle: Option<u32>,
-) -> anyhow::Result<()> {
-    let mut ready = Some(first);
-    loop {
-        let sink = match ready.take() {
-            Some(sink) => sink,
-            None => match ClickHouseSink::connect(&config, parts.metrics.clone()).await {
-                Ok((sink, _)) => sink,
-                Err(error) if error.retry() == Retry::Permanent => {
-                    return Err(anyhow!(error).context("connecting to ClickHouse"));
-                }
-                Err(error) => {
-                    warn!(%error, "connecting to ClickHouse failed; trying again in 2 s");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    continue;
-                }
-            },
-        };
-        let run_parts = parts.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            projection::run(Throttled::new(sink, throttle), run_parts)
-        })
-        .await?;
-        match result {
-            Ok(()) => return Ok(()),
-            Err(error) if error.is_restartable() && !parts.stop.load(Ordering::Acquire) => {
-                warn!(%error, "the replay's projection failed; starting it again in 2 s");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            Err(error) if error.is_restartable() => return Ok(()),
-            Err(error) => return Err(anyhow!(error).context("the replay's projection failed")),
-        }
     }
 }
 

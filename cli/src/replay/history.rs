@@ -29,18 +29,16 @@ use elasticsearch::indices::{IndicesDeleteParts, IndicesGetAliasParts};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::projection::history::retry::read_answer;
 use ledgerstream_processors::projection::history::{
-    self as sink, HistoryConfig, HistoryError, HistorySink, template,
+    self as sink, HistoryError, HistorySink, template,
 };
-use ledgerstream_processors::projection::retry::{Classify, Retry};
 use ledgerstream_processors::projection::{
-    self, ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
+    ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::positions::{self, EventLog, Marks};
 use super::progress::{Bar, thousands};
-use super::throttle::Throttled;
 use crate::query::history::{HistoryReader, Source};
 
 /// Caught up: every event up to a log end sampled at most this long ago is
@@ -190,7 +188,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         health: Arc::new(ProjectionHealth::new(sink::NAME)),
         stop: Arc::clone(&stop),
     };
-    let mut runner = tokio::spawn(supervise(config.clone(), first, parts, args.throttle));
+    let (connect_config, metrics) = (config.clone(), parts.metrics.clone());
+    let connect = move || {
+        let (config, metrics) = (connect_config.clone(), metrics.clone());
+        async move { Ok::<_, HistoryError>(HistorySink::connect(&config, metrics).await?.0) }
+    };
+    let mut runner = tokio::spawn(super::supervise(
+        "the search server",
+        first,
+        parts,
+        args.throttle,
+        connect,
+    ));
 
     let mut bar = Bar::new();
     bar.update(done, total, "");
@@ -373,47 +382,6 @@ pub fn next_version(alias: &str, indices: &[String]) -> u32 {
         .filter_map(|n| n.parse::<u32>().ok())
         .max()
         .map_or(2, |highest| highest.saturating_add(1).max(2))
-}
-
-/// Runs the projection into the new index, starting it again after a failure a
-/// restart may fix (it resumes from the index's checkpoints).
-async fn supervise(
-    config: HistoryConfig,
-    first: HistorySink,
-    parts: RunnerParts,
-    throttle: Option<u32>,
-) -> anyhow::Result<()> {
-    let mut ready = Some(first);
-    loop {
-        let sink = match ready.take() {
-            Some(sink) => sink,
-            None => match HistorySink::connect(&config, parts.metrics.clone()).await {
-                Ok((sink, _)) => sink,
-                Err(error) if error.retry() == Retry::Permanent => {
-                    return Err(anyhow!(error).context("connecting to the search server"));
-                }
-                Err(error) => {
-                    warn!(%error, "connecting to the search server failed; trying again in 2 s");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    continue;
-                }
-            },
-        };
-        let run_parts = parts.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            projection::run(Throttled::new(sink, throttle), run_parts)
-        })
-        .await?;
-        match result {
-            Ok(()) => return Ok(()),
-            Err(error) if error.is_restartable() && !parts.stop.load(Ordering::Acquire) => {
-                warn!(%error, "the replay's projection failed; starting it again in 2 s");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            Err(error) if error.is_restartable() => return Ok(()),
-            Err(error) => return Err(anyhow!(error).context("the replay's projection failed")),
-        }
-    }
 }
 
 #[cfg(test)]

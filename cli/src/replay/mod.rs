@@ -28,12 +28,17 @@ pub mod tail;
 pub mod throttle;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::Context;
 use ledgerstream_processors::processor::Decoder;
+use ledgerstream_processors::projection;
+use ledgerstream_processors::projection::retry::{Classify, Retry};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
 use ledgerstream_schemas::codec::{Codec, Setup};
+use tracing::warn;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -75,4 +80,54 @@ async fn events_decoder(topic: &str) -> anyhow::Result<Decoder> {
         registry,
         runtime: tokio::runtime::Handle::current(),
     })
+}
+
+/// Runs a replay's projection on `first`, starting it again after a failure a
+/// restart may fix: `connect` (to `store`, named in errors) makes a new sink,
+/// which resumes from the replayed set's checkpoints.
+async fn supervise<S, E, F>(
+    store: &'static str,
+    first: S,
+    parts: projection::RunnerParts,
+    throttle: Option<u32>,
+    connect: impl Fn() -> F,
+) -> anyhow::Result<()>
+where
+    S: projection::Sink,
+    E: Classify + std::fmt::Display + Send + Sync + 'static,
+    F: Future<Output = Result<S, E>>,
+{
+    let mut ready = Some(first);
+    loop {
+        let sink = match ready.take() {
+            Some(sink) => sink,
+            None => match connect().await {
+                Ok(sink) => sink,
+                Err(error) if error.retry() == Retry::Permanent => {
+                    return Err(anyhow::anyhow!(error).context(format!("connecting to {store}")));
+                }
+                Err(error) => {
+                    warn!(%error, "connecting to {store} failed; trying again in 2 s");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+            },
+        };
+        let run_parts = parts.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            projection::run(throttle::Throttled::new(sink, throttle), run_parts)
+        })
+        .await?;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_restartable() && !parts.stop.load(Ordering::Acquire) => {
+                warn!(%error, "the replay's projection failed; starting it again in 2 s");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) if error.is_restartable() => return Ok(()),
+            Err(error) => {
+                return Err(anyhow::anyhow!(error).context("the replay's projection failed"));
+            }
+        }
+    }
 }
