@@ -1,40 +1,111 @@
 # shellcheck shell=bash
-# The Kafka-protocol broker: tansu from crates.io, persistent sqlite storage.
-# Its deviations from Apache Kafka are listed in the README ("Tested against").
+# The broker: Apache Kafka, one KRaft node that is broker and controller, run from
+# the jars infra/kafka/pom.xml names (Maven Central), on 127.0.0.1:9092 with the
+# controller on 127.0.0.1:9093. Data under $LS_HOME/broker, formatted once.
 
-TANSU_VERSION=0.6.0
-TANSU_FEATURES=libsql,dynostore
 BROKER_PORT=9092
-TANSU_BIN=$LS_TOOLS/bin/tansu
+CONTROLLER_PORT=9093
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$LS_ROOT/infra/kafka/pom.xml")
+KAFKA_LIBS=$LS_TOOLS/kafka-$KAFKA_VERSION/libs
+# The heap stays within 1 GiB; G1 with Kafka's own start script settings.
+KAFKA_JVM_OPTS=(-Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+  -XX:InitiatingHeapOccupancyPercent=35 -Djava.awt.headless=true)
 
 broker_port() { printf '%s' "$BROKER_PORT"; }
 
+# A JDK (the readiness check is a single-file Java program) and Maven (fetches the
+# jars); Debian's packages only when the commands are missing.
+kafka_toolchain() {
+  local missing=()
+  command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 broker_install() {
-  if [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  kafka_toolchain
+  # The marker holds the pom it was made from: a changed pom fetches again.
+  if [ -f "$KAFKA_LIBS/.installed" ] && cmp -s "$KAFKA_LIBS/.installed" "$LS_ROOT/infra/kafka/pom.xml"; then
     return 0
   fi
-  command -v cargo >/dev/null || die "cargo is needed to build tansu; install Rust from rustup.rs"
-  say "building tansu $TANSU_VERSION into $LS_TOOLS (about 10 minutes on 2 cores, once per machine)"
-  cargo install tansu --version "$TANSU_VERSION" --locked --features "$TANSU_FEATURES" \
-    --root "$LS_TOOLS" --quiet || die "cargo install tansu $TANSU_VERSION failed; see the output above"
+  say "fetching Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS (once per machine)"
+  rm -rf "$KAFKA_LIBS"
+  mkdir -p "$KAFKA_LIBS"
+  mvn -q -B -f "$LS_ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" ||
+    die "fetching Apache Kafka $KAFKA_VERSION with Maven failed; see the output above (is Maven Central reachable?)"
+  cp "$LS_ROOT/infra/kafka/pom.xml" "$KAFKA_LIBS/.installed"
+}
+
+# Writes the node's settings; every start writes them anew, so a change here takes
+# effect at the next `make up` without touching the data.
+broker_config() {
+  local dir=$1
+  cat >"$dir/server.properties" <<PROPERTIES
+# Written by infra/local/services/broker.sh at each start; edit that file instead.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+# One node: every internal topic has one replica.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# Topics are made by \`ledgerstream topics create\` with their partition counts; a
+# typo in a topic name fails instead of creating a stray topic.
+auto.create.topics.enable=false
+PROPERTIES
+  cat >"$dir/log4j2.properties" <<'PROPERTIES'
+# Written by infra/local/services/broker.sh: everything to standard output, which
+# the stack sends to its logs folder.
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+PROPERTIES
 }
 
 broker_start() {
-  [ -x "$TANSU_BIN" ] || die "tansu is not installed; run: infra/local/stack.sh install broker"
-  # tansu doubles an absolute sqlite path: give it one relative to its working folder.
-  start_daemon broker "$LS_HOME/broker" "$TANSU_BIN" broker \
-    --storage-engine "sqlite://tansu.db" \
-    --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT"
+  [ -f "$KAFKA_LIBS/.installed" ] || die "Apache Kafka is not installed; run: infra/local/stack.sh install broker"
+  local dir=$LS_HOME/broker
+  mkdir -p "$dir"
+  broker_config "$dir"
+  local classpath="$KAFKA_LIBS/*"
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(java -cp "$classpath" kafka.tools.StorageTool random-uuid) ||
+      die "kafka-storage random-uuid failed; is Java 17 installed (java -version)?"
+    mkdir -p "$LS_LOGS"
+    java -cp "$classpath" -Dlog4j2.configurationFile="$dir/log4j2.properties" \
+      kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$dir/server.properties" \
+      >>"$(log_file broker)" 2>&1 ||
+      die "formatting the broker's storage in $dir/data failed; see $(log_file broker)"
+  fi
+  start_daemon broker "$dir" java "${KAFKA_JVM_OPTS[@]}" \
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" \
+    -cp "$classpath" kafka.Kafka "$dir/server.properties"
 }
 
-# broker_ready: indexes tansu's header table (see tansu_index.py); without it consumers
-# stall once the broker holds a few tens of thousands of record headers.
-broker_ready() {
-  local db="$LS_HOME/broker/tansu.db"
-  [ -f "$db" ] || return 0
-  python3 "$LS_ROOT/infra/local/tansu_index.py" "$db" ||
-    die "could not index $db; stop the broker (infra/local/stack.sh down broker) and retry"
-}
-
+# Answers ApiVersions and Metadata: cheap, for `status` and the start-up wait.
 broker_healthy() { python3 "$LS_ROOT/infra/local/kafka_ping.py" "127.0.0.1:$BROKER_PORT" 1 2>/dev/null; }
+
+# Ready for the pipeline: transactions and consumer groups work (KafkaReady.java).
+broker_ready() {
+  java -cp "$KAFKA_LIBS/*" "$LS_ROOT/infra/kafka/KafkaReady.java" "127.0.0.1:$BROKER_PORT" "$READY_SECONDS" >&2 ||
+    die "the broker answers but is not ready for transactions and groups; see $(log_file broker)"
+}
