@@ -3,11 +3,18 @@
 //! The tests talk to real services found through [`Endpoints::from_env`] (the local
 //! stack of `make up` by default, or docker-compose's when the `LEDGERSTREAM_*`
 //! variables point there). Each test names its own topics, tables and indices with
-//! [`unique_name`] and removes its tables and indices after itself. Topics stay:
-//! deleting one topic on tansu 0.6 deletes them all. A missing service fails the test
-//! with the probe's message, which says how to start it — nothing is skipped.
+//! [`unique_name`], so that tests running at the same time share nothing, and may
+//! remove them after itself ([`delete_topics`] for topics). A missing service fails
+//! the test with the probe's message, which says how to start it — nothing is
+//! skipped.
+
+use std::time::Duration;
 
 use ledgerstream_infra::{Endpoint, Endpoints, Service, probe};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
 
 /// Where the services under test are.
 pub fn endpoints() -> Endpoints {
@@ -37,6 +44,29 @@ pub async fn require(service: Service) -> Endpoint {
         panic!("{error}");
     }
     endpoint
+}
+
+/// Deletes `topics`, which a test made; one already gone is not an error.
+///
+/// # Panics
+///
+/// When the broker does not answer or refuses.
+pub async fn delete_topics(brokers: &str, topics: &[&str]) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let answers = admin
+        .delete_topics(topics, &options)
+        .await
+        .expect("DeleteTopics request");
+    for answer in answers {
+        match answer {
+            Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((topic, code)) => panic!("deleting topic {topic} failed: {code}"),
+        }
+    }
 }
 
 /// The `ledgerstream` binary of this workspace's debug build.
