@@ -2,10 +2,8 @@
 //! creating the pipeline's topics is idempotent, and topics that are missing or not
 //! co-partitioned are refused with a sentence naming them.
 //!
-//! Each test works on the pipeline's topics renamed with a unique suffix. None
-//! deletes its topics afterwards: on tansu 0.6 (sqlite storage) DeleteTopics removes
-//! every topic of the cluster, which on the shared local broker would take the other
-//! tests' topics and the pipeline's with it.
+//! Each test works on the pipeline's topics renamed with a unique suffix, and
+//! deletes them afterwards.
 
 // Test code: a failed unwrap is a failed test, and amounts read as units_cents.
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
@@ -16,9 +14,11 @@ use ledgerstream_infra::Service;
 use ledgerstream_processors::topics::{
     self, Admin, Mismatch, TopicNames, TopicSpec, TopicStatus, TopicsConfig, TopicsError,
 };
-use ledgerstream_tests::{ledgerstream_bin, require, unique_name};
+use ledgerstream_tests::{delete_topics, ledgerstream_bin, require, unique_name};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, ConfigSource, NewTopic, ResourceSpecifier, TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(15);
@@ -37,6 +37,19 @@ fn specs(names: &TopicNames) -> Vec<TopicSpec> {
 async fn admin() -> Admin {
     let broker = require(Service::Broker).await;
     Admin::connect(&broker.address).expect("admin client")
+}
+
+fn raw_admin(brokers: &str) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client")
+}
+
+/// Deletes the topics of `names`.
+async fn delete(names: &TopicNames) {
+    let broker = require(Service::Broker).await;
+    delete_topics(&broker.address, &names.all()).await;
 }
 
 fn statuses(report: &topics::Report) -> Vec<(String, TopicStatus)> {
@@ -69,7 +82,6 @@ async fn create_makes_every_topic_then_finds_them_all_existing() {
             (names.dead_letters.clone(), TopicStatus::Created, Some(3)),
         ]
     );
-    // Both tansu and Apache Kafka report the configs a topic was created with.
     let events = &first.topics[1];
     assert!(
         events
@@ -79,6 +91,30 @@ async fn create_makes_every_topic_then_finds_them_all_existing() {
         events.name,
         events.configs
     );
+    // Every config is set on the topic itself, the broker's defaults included:
+    // a broker whose default changes does not change the topics.
+    let broker = require(Service::Broker).await;
+    let resources: Vec<ResourceSpecifier<'_>> = specs
+        .iter()
+        .map(|spec| ResourceSpecifier::Topic(&spec.name))
+        .collect();
+    let described = raw_admin(&broker.address)
+        .describe_configs(&resources, &AdminOptions::new())
+        .await
+        .expect("DescribeConfigs");
+    for (spec, resource) in specs.iter().zip(described) {
+        let resource = resource.expect("the topic's configs");
+        for config in &spec.configs {
+            let entry = resource.get(&config.key).expect("a reported config");
+            assert_eq!(
+                (entry.value.as_deref(), &entry.source),
+                (Some(config.value.as_str()), &ConfigSource::DynamicTopic),
+                "{} {}",
+                spec.name,
+                config.key
+            );
+        }
+    }
 
     let second = topics::create(&admin, &specs).await.expect("second create");
     assert!(second.is_ok(), "second create: {:?}", second.mismatches);
@@ -93,6 +129,7 @@ async fn create_makes_every_topic_then_finds_them_all_existing() {
     topics::check(&admin, &specs)
         .await
         .expect("check after create");
+    delete(&names).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,11 +139,7 @@ async fn events_not_co_partitioned_with_commands_are_refused_naming_both() {
     let specs = specs(&names);
 
     // Made behind the library's back, as an operator might have.
-    let raw: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &broker.address)
-        .create()
-        .expect("admin client");
-    let made = raw
+    let made = raw_admin(&broker.address)
         .create_topics(
             &[
                 NewTopic::new(&names.commands, 6, TopicReplication::Fixed(1)),
@@ -153,6 +186,7 @@ async fn events_not_co_partitioned_with_commands_are_refused_naming_both() {
         names.events, names.commands
     );
     assert!(message.contains(&expected), "{message}");
+    delete(&names).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -200,6 +234,7 @@ async fn missing_topics_are_reported_by_name() {
             .contains(&format!("{} is missing", names.dead_letters)),
         "{error}"
     );
+    delete(&names).await;
 }
 
 #[test]

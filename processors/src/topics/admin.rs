@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::TopicsError;
-use super::spec::{ConfigSpec, TopicSpec};
+use super::spec::TopicSpec;
 use super::verify::{ActualTopic, Report, verify};
 
 /// How long one admin request may take, unless [`Admin::with_timeout`] says otherwise.
@@ -217,17 +217,14 @@ impl Admin {
         let new_topics: Vec<NewTopic<'_>> = specs
             .iter()
             .map(|spec| {
-                spec.configs
-                    .iter()
-                    .filter(|config| !is_kafka_default_cleanup(config))
-                    .fold(
-                        NewTopic::new(
-                            &spec.name,
-                            spec.partitions,
-                            TopicReplication::Fixed(spec.replication),
-                        ),
-                        |topic, config| topic.set(&config.key, &config.value),
-                    )
+                spec.configs.iter().fold(
+                    NewTopic::new(
+                        &spec.name,
+                        spec.partitions,
+                        TopicReplication::Fixed(spec.replication),
+                    ),
+                    |topic, config| topic.set(&config.key, &config.value),
+                )
             })
             .collect();
         let answers = self
@@ -282,6 +279,27 @@ pub async fn create(admin: &Admin, specs: &[TopicSpec]) -> Result<Report, Topics
     Ok(verify(specs, &after, &created))
 }
 
+/// Deletes the topics `names` (a benchmark's or a test's own); one that is not
+/// there is not an error.
+pub async fn delete(admin: &Admin, names: &[&str]) -> Result<(), TopicsError> {
+    let answers = admin
+        .client
+        .delete_topics(names, &admin.options())
+        .await
+        .map_err(|source| TopicsError::Broker {
+            operation: "DeleteTopics",
+            source,
+        })?;
+    for answer in answers {
+        match answer {
+            Ok(topic) => info!(topic, "topic deleted"),
+            Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((topic, code)) => return Err(TopicsError::DeleteRefused { topic, code }),
+        }
+    }
+    Ok(())
+}
+
 /// Checks the topics of `specs` without changing anything.
 pub async fn inspect(admin: &Admin, specs: &[TopicSpec]) -> Result<Report, TopicsError> {
     let actual = admin.describe(specs).await?;
@@ -300,13 +318,4 @@ pub async fn check(admin: &Admin, specs: &[TopicSpec]) -> Result<(), TopicsError
         );
     }
     report.into_result().map(drop)
-}
-
-/// `cleanup.policy=delete` is Kafka's default, so it is left out at creation (and
-/// still checked). tansu 0.6 runs its retention only on topics created with an
-/// explicit `cleanup.policy`, and reads `retention.ms=-1` as a number of
-/// milliseconds: every 10 minutes it emptied `account-events`, which is kept
-/// forever. Without the explicit policy it deletes nothing.
-fn is_kafka_default_cleanup(config: &ConfigSpec) -> bool {
-    config.key == "cleanup.policy" && config.value == "delete"
 }

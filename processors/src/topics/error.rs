@@ -27,6 +27,13 @@ pub enum TopicsError {
         topic: String,
         code: RDKafkaErrorCode,
     },
+    /// The broker refused to delete a topic (no permission, deletion disabled).
+    /// Permanent until that is fixed.
+    #[error("the broker refused to delete {topic}: {code}")]
+    DeleteRefused {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
     /// The topics are there but not as the pipeline needs them, or missing. The
     /// pipeline must not run on them: each mismatch says how to fix it.
     #[error("{}", list(.0))]

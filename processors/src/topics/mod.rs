@@ -18,15 +18,16 @@
 //! ```
 //!
 //! Partition counts come from metadata, which every broker answers, so they are
-//! always checked. A config the broker does not report (tansu 0.6 reports only
-//! those set at creation) is shown as unknown and not checked.
+//! always checked. A config the broker does not report (DescribeConfigs refused,
+//! for want of the right to describe the topic) is shown as unknown and not
+//! checked.
 
 mod admin;
 mod error;
 mod spec;
 mod verify;
 
-pub use admin::{Admin, DEFAULT_TIMEOUT, check, create, inspect};
+pub use admin::{Admin, DEFAULT_TIMEOUT, check, create, delete, inspect};
 pub use error::TopicsError;
 pub use spec::{ConfigSpec, Partitioning, Rule, TopicNames, TopicSpec, TopicsConfig};
 pub use verify::{ActualTopic, Mismatch, Report, TopicRow, TopicStatus, verify};

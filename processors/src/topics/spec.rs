@@ -197,6 +197,16 @@ impl TopicNames {
             dead_letters: format!("{}{suffix}", real.dead_letters),
         }
     }
+
+    /// Every name: commands, events, results, dead letters.
+    pub fn all(&self) -> [&str; 4] {
+        [
+            &self.commands,
+            &self.events,
+            &self.results,
+            &self.dead_letters,
+        ]
+    }
 }
 
 /// One topic as the pipeline needs it.

@@ -14,8 +14,8 @@ pub struct ActualTopic {
     pub partitions: i32,
     /// The fewest replicas any of its partitions has.
     pub replication: i32,
-    /// The configs the broker reported. One it did not report is unknown, and
-    /// is not checked: tansu 0.6, for one, reports only those set at creation.
+    /// The configs the broker reported. One it did not report (DescribeConfigs
+    /// refused) is unknown, and is not checked.
     pub configs: BTreeMap<String, String>,
 }
 
