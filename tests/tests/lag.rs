@@ -1,6 +1,7 @@
 //! `ledgerstream lag` on the real broker: a topic of its own with known records,
 //! consumer groups whose offsets the test commits, and the binary's table
-//! (`--once`) and exporter (`--serve`) read back.
+//! (`--once`) and exporter (`--serve`) read back. Each test deletes its topic and
+//! groups afterwards.
 //!
 //! Records are stamped an hour in the past, one second apart, so the lag in
 //! seconds of a group at offset n is known: about 3,600 − n seconds.
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ledgerstream_infra::Service;
 use ledgerstream_tests::pipeline::free_port;
-use ledgerstream_tests::{TempDir, ledgerstream_bin, require, unique_name};
+use ledgerstream_tests::{TempDir, delete_topics, ledgerstream_bin, require, unique_name};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -86,7 +87,14 @@ impl Fixture {
 
     /// Commits `offset` on every partition for `group`.
     async fn commit(&self, group: &str, offset: i64) {
+        let offsets: Vec<(i32, i64)> = (0..PARTITIONS).map(|p| (p, offset)).collect();
+        self.commit_each(group, &offsets).await;
+    }
+
+    /// Commits each `(partition, offset)` for `group`.
+    async fn commit_each(&self, group: &str, offsets: &[(i32, i64)]) {
         let (brokers, topic, group) = (self.brokers.clone(), self.topic.clone(), group.to_owned());
+        let each = offsets.to_vec();
         tokio::task::spawn_blocking(move || {
             let consumer: BaseConsumer = ClientConfig::new()
                 .set("bootstrap.servers", &brokers)
@@ -95,7 +103,7 @@ impl Fixture {
                 .create()
                 .expect("consumer");
             let mut offsets = TopicPartitionList::new();
-            for partition in 0..PARTITIONS {
+            for (partition, offset) in each {
                 offsets
                     .add_partition_offset(&topic, partition, Offset::Offset(offset))
                     .expect("offset");
@@ -104,6 +112,55 @@ impl Fixture {
         })
         .await
         .expect("commit");
+    }
+
+    /// Appends to partition 0 one record stamped like record `PER_PARTITION`
+    /// in a committed transaction, then one in an aborted transaction: offsets
+    /// 20 (the record), 21 (its commit marker), 22 (aborted) and 23 (its abort
+    /// marker).
+    async fn append_transactions(&self) {
+        let (brokers, topic) = (self.brokers.clone(), self.topic.clone());
+        let millis = self.first_record_millis + PER_PARTITION * 1_000;
+        tokio::task::spawn_blocking(move || {
+            let producer: BaseProducer = ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .set("transactional.id", unique_name("lag_txn"))
+                .create()
+                .expect("transactional producer");
+            let timeout = Duration::from_secs(30);
+            producer.init_transactions(timeout).expect("init");
+            for commit in [true, false] {
+                producer.begin_transaction().expect("begin");
+                let record = BaseRecord::to(&topic)
+                    .partition(0)
+                    .key("txn")
+                    .payload("x")
+                    .timestamp(millis);
+                producer.send(record).map_err(|(e, _)| e).expect("send");
+                if commit {
+                    producer.commit_transaction(timeout).expect("commit");
+                } else {
+                    producer.flush(timeout).expect("delivered");
+                    producer.abort_transaction(timeout).expect("abort");
+                }
+            }
+        })
+        .await
+        .expect("transactions");
+    }
+
+    /// Deletes the topic and `groups`.
+    async fn delete(self, groups: &[&str]) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .expect("admin client");
+        let deleted = admin
+            .delete_groups(groups, &AdminOptions::new())
+            .await
+            .expect("DeleteGroups request");
+        assert!(deleted.iter().all(Result::is_ok), "{deleted:?}");
+        delete_topics(&self.brokers, &[&self.topic]).await;
     }
 
     /// About how many seconds behind a group at `offset` is now.
@@ -234,12 +291,14 @@ async fn once_prints_each_partitions_lag_in_messages_and_seconds() {
             "{table}"
         );
     }
+    // Groups that only commit offsets, with no member: Empty. One the cluster
+    // does not know has no state.
     assert!(
-        table.contains(&format!("{half}: {} behind", PER_PARTITION)),
+        table.contains(&format!("{half} (Empty): {} behind", PER_PARTITION)),
         "{table}"
     );
     assert!(
-        table.contains(&format!("{caught_up}: caught up")),
+        table.contains(&format!("{caught_up} (Empty): caught up")),
         "{table}"
     );
     assert!(
@@ -248,10 +307,10 @@ async fn once_prints_each_partitions_lag_in_messages_and_seconds() {
         )),
         "{table}"
     );
+    fixture.delete(&[&half, &caught_up]).await;
 }
 
-/// Without `--group`, every group the cluster lists: on tansu 0.6 through the
-/// ListGroups-only fallback (its DescribeGroups fails).
+/// Without `--group`, every group the cluster lists, with its state.
 #[tokio::test(flavor = "multi_thread")]
 async fn once_without_a_group_finds_every_group() {
     let fixture = Fixture::new().await;
@@ -270,6 +329,48 @@ async fn once_without_a_group_finds_every_group() {
         found.values().all(|row| row.lag == PER_PARTITION - 5),
         "{table}"
     );
+    assert!(
+        table.contains(&format!(
+            "{group} (Empty): {} behind",
+            2 * (PER_PARTITION - 5)
+        )),
+        "{group}'s state is not shown:\n{table}"
+    );
+    fixture.delete(&[&group]).await;
+}
+
+/// Lag is what a `read_committed` consumer has left to read: a group past a
+/// transaction's last record, with only markers and aborted records after it,
+/// is behind in offsets but has nothing to read, so its lag in seconds is zero.
+#[tokio::test(flavor = "multi_thread")]
+async fn transaction_markers_and_aborted_records_are_no_lag_in_seconds() {
+    let fixture = Fixture::new().await;
+    fixture.append_transactions().await;
+    let (past, before) = (unique_name("lag_past"), unique_name("lag_before"));
+    fixture
+        .commit_each(&past, &[(0, PER_PARTITION + 1), (1, PER_PARTITION)])
+        .await;
+    fixture
+        .commit_each(&before, &[(0, PER_PARTITION), (1, PER_PARTITION)])
+        .await;
+
+    let (ok, table, stderr) = lag(
+        &fixture.brokers,
+        &["--once", "--group", &past, "--group", &before],
+    );
+    assert!(ok, "ledgerstream lag failed:\n{stderr}\n{table}");
+    let log_end = PER_PARTITION + 4;
+    let row = &rows(&table, &past, &fixture.topic)[&0];
+    assert_eq!((row.log_end, row.lag), (log_end, 3), "{table}");
+    assert_eq!(row.lag_seconds, "0.0", "{table}");
+    let row = &rows(&table, &before, &fixture.topic)[&0];
+    assert_eq!((row.log_end, row.lag), (log_end, 4), "{table}");
+    assert_seconds_near(
+        &row.lag_seconds,
+        fixture.expected_lag_seconds(PER_PARTITION),
+        &format!("{before} partition 0"),
+    );
+    fixture.delete(&[&past, &before]).await;
 }
 
 #[test]
@@ -527,4 +628,5 @@ async fn the_exporter_serves_the_same_figures_and_flags_a_stall() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "{status}; log:\n{}", exporter.log());
+    fixture.delete(&[&half, &caught_up]).await;
 }

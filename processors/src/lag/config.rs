@@ -27,15 +27,11 @@ pub struct LagConfig {
     /// How long one request to the broker may take, in milliseconds.
     #[serde(default = "defaults::kafka_timeout_millis")]
     pub kafka_timeout_millis: u64,
-    /// How long to wait for the record at a committed offset when reading its
-    /// timestamp, in milliseconds. A partition whose record does not arrive in time
-    /// has no lag in seconds for that sample.
+    /// How long one sample may wait for the records at the committed offsets when
+    /// reading their timestamps, in milliseconds. A partition whose record does not
+    /// arrive in time has no lag in seconds for that sample.
     #[serde(default = "defaults::timestamp_timeout_millis")]
     pub timestamp_timeout_millis: u64,
-    /// How long one sample may spend reading timestamps, in milliseconds; the
-    /// partitions left over are read in a later sample.
-    #[serde(default = "defaults::timestamp_budget_millis")]
-    pub timestamp_budget_millis: u64,
 }
 
 mod defaults {
@@ -54,9 +50,6 @@ mod defaults {
     pub fn timestamp_timeout_millis() -> u64 {
         2_000
     }
-    pub fn timestamp_budget_millis() -> u64 {
-        5_000
-    }
 }
 
 pub use crate::settings::ConfigError;
@@ -72,7 +65,6 @@ impl LagConfig {
             trend_window_secs: defaults::trend_window_secs(),
             kafka_timeout_millis: defaults::kafka_timeout_millis(),
             timestamp_timeout_millis: defaults::timestamp_timeout_millis(),
-            timestamp_budget_millis: defaults::timestamp_budget_millis(),
         }
     }
 
@@ -96,14 +88,9 @@ impl LagConfig {
         Duration::from_millis(self.kafka_timeout_millis)
     }
 
-    /// How long to wait for the records of one fetch.
+    /// How long one sample may wait for the records whose timestamps it reads.
     pub fn timestamp_timeout(&self) -> Duration {
         Duration::from_millis(self.timestamp_timeout_millis)
-    }
-
-    /// How long one sample may spend reading timestamps.
-    pub fn timestamp_budget(&self) -> Duration {
-        Duration::from_millis(self.timestamp_budget_millis)
     }
 
     /// Checks the settings, naming the first one that cannot work.
@@ -146,12 +133,6 @@ impl LagConfig {
         if self.timestamp_timeout_millis == 0 {
             return problem("timestamp-timeout", "must be more than 0 ms".to_owned());
         }
-        if self.timestamp_budget_millis < self.timestamp_timeout_millis {
-            return problem(
-                "timestamp-budget",
-                "must be at least the timestamp timeout (one fetch)".to_owned(),
-            );
-        }
         Ok(())
     }
 }
@@ -171,14 +152,13 @@ mod tests {
     #[test]
     fn each_bad_setting_is_named() {
         let base = LagConfig::new("127.0.0.1:9092");
-        let cases: [Breakage; 7] = [
+        let cases: [Breakage; 6] = [
             ("brokers", |c| c.brokers = " ".into()),
             ("groups", |c| c.groups = vec!["g".into(), String::new()]),
             ("interval", |c| c.interval_secs = 0),
             ("stall-after", |c| c.stall_after_secs = 9),
             ("trend-window", |c| c.trend_window_secs = 9),
             ("timestamp-timeout", |c| c.timestamp_timeout_millis = 0),
-            ("timestamp-budget", |c| c.timestamp_budget_millis = 100),
         ];
         for (field, break_it) in cases {
             let mut config = base.clone();

@@ -14,13 +14,6 @@ pub enum LagError {
         operation: &'static str,
         source: KafkaError,
     },
-    /// The cluster cannot list its consumer groups. Permanent for this cluster:
-    /// name the groups to watch instead.
-    #[error(
-        "cannot list the consumer groups of this cluster ({detail}); \
-         name the groups to watch with --group"
-    )]
-    ListingUnsupported { detail: String },
     /// The sampling task ended without a result (it panicked). Technical: the next
     /// sample starts with fresh clients.
     #[error("the sampling task failed: {0}")]
@@ -31,9 +24,6 @@ impl LagError {
     /// Whether trying again later can help; when not, the monitor should stop and
     /// say why.
     pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            LagError::Client { .. } | LagError::ListingUnsupported { .. }
-        )
+        matches!(self, LagError::Client { .. })
     }
 }

@@ -1,23 +1,27 @@
 //! One sample: per group and partition, the committed offset, the log end and the
 //! lag between them, in messages and in seconds.
 //!
-//! Which partitions a group reads is not asked of the group (DescribeGroups, which
-//! tansu 0.6 cannot answer, and which says nothing about a group with no member
-//! running): its committed offsets are fetched for every partition of the cluster,
-//! and the topics where it has any are its topics. A partition of such a topic with
-//! no committed offset is counted from the start of the log, as a consumer reading
-//! from the earliest offset would.
+//! Which partitions a group reads is not asked of the group (DescribeGroups says
+//! nothing about a group with no member running): its committed offsets are fetched
+//! for every partition of the cluster, and the topics where it has any are its
+//! topics. A partition of such a topic with no committed offset is counted from the
+//! start of the log, as a consumer reading from the earliest offset would.
+//!
+//! Every client reads `read_committed`, as the pipeline's consumers do: the log end
+//! is the last stable offset (records of open transactions are not there to consume
+//! yet), and committed offsets are fetched once no transaction is committing them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::config::LagConfig;
 use super::error::LagError;
-use super::groups::{Group, Lister};
-use super::seconds::{Position, TimestampReader, lag_seconds};
+use super::groups;
+use super::seconds::{Oldest, Position, TimestampReader, lag_seconds};
 
 /// One partition of one group.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,12 +33,14 @@ pub struct PartitionSample {
     pub committed: Option<i64>,
     /// The oldest offset still in the log.
     pub log_start: i64,
-    /// The offset the next record written will get (the high watermark).
+    /// The end of what a `read_committed` consumer can read: the last stable
+    /// offset, which is the high watermark when no transaction is open.
     pub log_end: i64,
     /// Records between the committed offset (or the log start) and the log end.
     pub lag: i64,
     /// Now minus the timestamp of the oldest unconsumed record; zero when caught
-    /// up; None when that record could not be read in time.
+    /// up or when only transaction markers are left; None when that record could
+    /// not be read in time.
     pub lag_seconds: Option<f64>,
 }
 
@@ -42,7 +48,7 @@ pub struct PartitionSample {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupSample {
     pub group: String,
-    /// The group's state when the cluster says (not on tansu 0.6).
+    /// The group's state, when the cluster says.
     pub state: Option<String>,
     /// Empty when the group has no committed offset on any existing topic.
     pub partitions: Vec<PartitionSample>,
@@ -64,7 +70,6 @@ pub struct Sampler {
     /// One client per group: committed offsets are fetched for the client's own
     /// group id. None of them subscribes or commits.
     group_clients: HashMap<String, BaseConsumer>,
-    lister: Lister,
     timestamps: TimestampReader,
 }
 
@@ -86,16 +91,11 @@ impl Sampler {
                 brokers: config.brokers.clone(),
                 source,
             })?;
-        let timestamps = TimestampReader::connect(
-            &config.brokers,
-            config.timestamp_timeout(),
-            config.timestamp_budget(),
-        )?;
+        let timestamps = TimestampReader::connect(&config.brokers, config.timestamp_timeout())?;
         Ok(Self {
             config,
             client,
             group_clients: HashMap::new(),
-            lister: Lister::default(),
             timestamps,
         })
     }
@@ -104,16 +104,13 @@ impl Sampler {
     pub fn sample(&mut self) -> Result<Sample, LagError> {
         let timeout = self.config.kafka_timeout();
         let groups = if self.config.groups.is_empty() {
-            self.lister.list(&self.client, timeout)?
+            groups::list(&self.client, timeout)?
         } else {
             self.config
                 .groups
                 .iter()
-                .map(|name| Group {
-                    name: name.clone(),
-                    state: None,
-                })
-                .collect()
+                .map(|name| groups::describe(&self.client, name, timeout))
+                .collect::<Result<_, _>>()?
         };
         self.group_clients
             .retain(|name, _| groups.iter().any(|g| &g.name == name));
@@ -152,13 +149,21 @@ impl Sampler {
                     if watermarks.contains_key(&key) {
                         continue;
                     }
-                    let marks = self
-                        .client
-                        .fetch_watermarks(topic, partition, timeout)
-                        .map_err(|source| LagError::Broker {
-                            operation: "ListOffsets",
-                            source,
-                        })?;
+                    let marks = match self.client.fetch_watermarks(topic, partition, timeout) {
+                        Ok(marks) => marks,
+                        // Deleted since the metadata was read: no one's lag any more.
+                        Err(KafkaError::MetadataFetch(
+                            RDKafkaErrorCode::UnknownTopicOrPartition,
+                        )) => {
+                            continue;
+                        }
+                        Err(source) => {
+                            return Err(LagError::Broker {
+                                operation: "ListOffsets",
+                                source,
+                            });
+                        }
+                    };
                     watermarks.insert(key, marks);
                 }
             }
@@ -252,7 +257,7 @@ impl Sampler {
                 }
             }
         }
-        let found = self.timestamps.timestamps(&wanted)?;
+        let found = self.timestamps.oldest(&wanted)?;
         let now = now_millis();
         for partition in groups.iter_mut().flat_map(|g| &mut g.partitions) {
             partition.lag_seconds = if partition.lag <= 0 {
@@ -263,7 +268,10 @@ impl Sampler {
                     partition.partition,
                     oldest_unconsumed(partition.committed, partition.log_start),
                 );
-                found.get(&position).map(|&millis| lag_seconds(now, millis))
+                found.get(&position).map(|oldest| match *oldest {
+                    Oldest::Record(millis) => lag_seconds(now, millis),
+                    Oldest::Nothing => 0.0,
+                })
             };
         }
         Ok(())
@@ -275,7 +283,8 @@ fn client_config(brokers: &str, group: Option<&str>) -> ClientConfig {
     config
         .set("bootstrap.servers", brokers)
         .set("client.id", "ledgerstream-lag")
-        .set("enable.auto.commit", "false");
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed");
     if let Some(group) = group {
         config.set("group.id", group);
     }
