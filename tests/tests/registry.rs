@@ -6,10 +6,7 @@
 //! The binary is `target/debug/ledgerstream`; `make test` builds it first, otherwise run
 //! `cargo build -p ledgerstream`.
 //!
-//! The topics are left behind (uniquely named, a few records each): on tansu 0.6.0 a
-//! DeleteTopics request removes every topic of the cluster, not just the one named
-//! (its `topic_delete_by.sql` filters on the cluster only), which would wipe the topics
-//! of every other test running at the same time.
+//! Each test deletes its topics afterwards.
 
 // Test code: a failed unwrap is a failed test, and amounts read as units_cents.
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
@@ -21,7 +18,7 @@ use std::time::Duration;
 
 use apache_avro::types::Value as Avro;
 use ledgerstream_infra::{Endpoint, Service};
-use ledgerstream_tests::{require, unique_name};
+use ledgerstream_tests::{delete_topics, require, unique_name};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -488,6 +485,8 @@ async fn http_api_serves_subjects_versions_ids_and_lookups_like_confluent() {
     ] {
         assert!(metrics.contains(expected), "{expected} not in:\n{metrics}");
     }
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -594,6 +593,8 @@ async fn incompatible_changes_are_refused_with_409_and_the_reasons() {
         registry.get("/subjects/pay-value/versions").await,
         (200, json!([1, 2]))
     );
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -703,6 +704,8 @@ async fn compatibility_levels_round_trip_globally_and_per_subject() {
         registry.get("/config").await,
         (200, json!({"compatibilityLevel": "BACKWARD"}))
     );
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -853,6 +856,8 @@ async fn deleting_is_soft_first_then_permanent() {
         registry.get("/subjects/refund-value/versions").await,
         (200, json!([2]))
     );
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -919,6 +924,8 @@ async fn schema_registry_converter_encodes_and_decodes_through_the_registry() {
         .await
         .expect("encode with the latest version");
     assert_eq!(again, bytes);
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
 }
 
 /// Everything the API says about the registry's contents.
@@ -981,6 +988,8 @@ async fn a_restart_keeps_ids_versions_and_levels() {
     );
     let next = second.register("other-value", r#""int""#).await;
     assert_eq!(next, 5, "the next id follows the highest one read back");
+    drop(second);
+    delete_topics(&broker.address, &[&topic]).await;
 }
 
 fn partition_count(broker: &Endpoint, topic: &str) -> usize {
@@ -1055,6 +1064,7 @@ async fn the_topic_is_created_compacted_and_a_topic_that_would_lose_schemas_is_r
         log.contains("cleanup.policy=delete") && log.contains("compact"),
         "the error names the problem and the fix:\n{log}"
     );
+    delete_topics(&broker.address, &[&topic, &spread, &retained]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,16 +1,17 @@
 //! The `_schemas` topic: made sure of, read from the beginning, appended to.
 //!
 //! librdkafka's blocking calls (metadata, watermarks, polling) run on tokio's blocking
-//! pool; writes go through an idempotent producer with `acks=all`, one record at a time,
-//! each confirmed by its delivery report.
+//! pool; writes go through one long-lived idempotent producer with `acks=all`, each
+//! record confirmed by its delivery report before the write returns.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
@@ -97,14 +98,12 @@ pub enum LogError {
 /// error, for the caller to report and skip.
 pub type ReadRecord = (i64, Result<Record, RecordError>);
 
-/// Appends records to the topic.
-///
-/// Each append uses a producer of its own, dropped once the record is confirmed:
-/// writes are rare and one at a time, and an idle producer kept for hours was seen to
-/// keep refreshing metadata against tansu 0.6 until the broker was busy with nothing
-/// else.
+/// Appends records to the topic, through one producer made at start.
 pub struct SchemaLog {
     config: ClientConfig,
+    /// Replaced only after a fatal error, which leaves an idempotent producer
+    /// unable to write again.
+    producer: Mutex<FutureProducer>,
     topic: String,
 }
 
@@ -334,18 +333,19 @@ impl SchemaLog {
             .set("acks", "all")
             .set("linger.ms", "0")
             .set("message.timeout.ms", write_timeout.as_millis().to_string());
-        // Refuse settings librdkafka would refuse now, not at the first write.
-        let _: FutureProducer = config.create().map_err(|cause| LogError::Unreachable {
+        let producer = config.create().map_err(|cause| LogError::Unreachable {
             brokers: brokers.to_owned(),
             cause,
         })?;
         Ok(Self {
             config,
+            producer: Mutex::new(producer),
             topic: topic.to_owned(),
         })
     }
 
-    /// Appends one record and waits for the broker to confirm it; answers its offset.
+    /// Appends one record and waits for the broker to confirm it (its delivery
+    /// report, with `linger.ms=0` sent at once); answers its offset.
     pub async fn append(&self, record: &Record) -> Result<i64, LogError> {
         let (key, value) = record.encode()?;
         let mut message = FutureRecord::<[u8], [u8]>::to(&self.topic)
@@ -354,17 +354,25 @@ impl SchemaLog {
         if let Some(value) = &value {
             message = message.payload(value);
         }
-        let producer: FutureProducer = self.config.create().map_err(|cause| LogError::Write {
-            topic: self.topic.clone(),
-            cause,
-        })?;
-        let delivery = producer
-            .send(message, Timeout::Never)
-            .await
-            .map_err(|(cause, _)| LogError::Write {
-                topic: self.topic.clone(),
-                cause,
-            })?;
-        Ok(delivery.offset)
+        let producer = self.producer().clone();
+        match producer.send(message, Timeout::Never).await {
+            Ok(delivery) => Ok(delivery.offset),
+            Err((cause, _)) => {
+                if let Some((code, reason)) = producer.client().fatal_error() {
+                    warn!(%code, reason, "the schemas producer failed for good; making a new one");
+                    if let Ok(fresh) = self.config.create() {
+                        *self.producer() = fresh;
+                    }
+                }
+                Err(LogError::Write {
+                    topic: self.topic.clone(),
+                    cause,
+                })
+            }
+        }
+    }
+
+    fn producer(&self) -> MutexGuard<'_, FutureProducer> {
+        self.producer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
