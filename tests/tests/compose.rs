@@ -19,6 +19,10 @@ use serde_yaml::Value;
 const COMPOSE_FILE: &str = "docker-compose.yml";
 const DOCKERFILE: &str = "Dockerfile";
 
+/// The local stack's Kafka, whose `kafka.version` compose's Kafka images follow.
+const KAFKA_POM: &str = "infra/kafka/pom.xml";
+const KAFKA_IMAGE: &str = "apache/kafka";
+
 /// Where Prometheus reads its configuration inside its container.
 const PROMETHEUS_CONFIG_TARGET: &str = "/etc/prometheus/prometheus.yml";
 
@@ -61,6 +65,42 @@ fn every_service_pins_its_image_or_is_built() {
             }
         }
     }
+    assert_no_problems(COMPOSE_FILE, &problems);
+}
+
+/// The local stack and compose run the same Kafka: the tests pass on one and
+/// the pipeline runs on the other.
+#[test]
+fn every_kafka_image_is_the_local_stacks_version() {
+    let pom = read(KAFKA_POM);
+    let version = pom
+        .split_once("<kafka.version>")
+        .and_then(|(_, rest)| rest.split_once("</kafka.version>"))
+        .map(|(version, _)| version.trim())
+        .unwrap_or_else(|| panic!("{KAFKA_POM} has no <kafka.version>"));
+    let mut kafka_images = 0;
+    let mut problems = Vec::new();
+    for (name, service) in &services() {
+        let Some(image) = service.get("image").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(tag) = image
+            .strip_prefix(KAFKA_IMAGE)
+            .and_then(|rest| rest.strip_prefix(':'))
+        else {
+            continue;
+        };
+        kafka_images += 1;
+        if tag != version {
+            problems.push(format!(
+                "service `{name}` runs {image}, but {KAFKA_POM} has kafka.version {version}"
+            ));
+        }
+    }
+    assert!(
+        kafka_images > 0,
+        "{COMPOSE_FILE} runs no {KAFKA_IMAGE} image"
+    );
     assert_no_problems(COMPOSE_FILE, &problems);
 }
 
