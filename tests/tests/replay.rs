@@ -304,10 +304,11 @@ async fn a_replay_killed_half_way_resumes_and_finishes_without_duplicates() {
     );
 }
 
-/// The high watermarks of the events topic.
+/// The end of the events topic for a `read_committed` reader.
 fn events_end(pipeline: &Pipeline) -> Vec<i64> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &pipeline.broker.address)
+        .set("isolation.level", "read_committed")
         .create()
         .expect("consumer");
     (0..pipeline.partitions)

@@ -1,7 +1,7 @@
-//! Where the log ends and how far a projection has got: the high watermarks of
-//! `account-events` against the projection's checkpoints. A replay's progress,
-//! its "caught up", and the lag a `query account` timeout names all come from
-//! here.
+//! Where the log ends and how far a projection has got: the watermarks of
+//! `account-events`, as a `read_committed` reader sees them, against the
+//! projection's checkpoints. A replay's progress, its "caught up", and the lag a
+//! `query account` timeout names all come from here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,8 +16,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Per partition, the low and high watermark (the first offset kept and the
-/// offset the next record gets).
+/// Per partition, the low and high watermark (the first offset kept, and the end
+/// of what a `read_committed` reader can read: the last stable offset).
 pub type Marks = BTreeMap<i32, (i64, i64)>;
 
 /// Per partition, the next offset a projection will read.
@@ -43,6 +43,7 @@ impl EventLog {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
             .create()
             .context("creating a Kafka client")?;
         Ok(Self {

@@ -83,7 +83,7 @@ struct Rebuild {
     accounts: HashMap<String, AccountState>,
     /// Whether states went to the store (so a miss may be there).
     spilled: bool,
-    /// Where the fold stops: the high watermark at the start.
+    /// Where the fold stops: the log's end at the start.
     target: i64,
     /// The next offset to fold.
     next_offset: i64,
@@ -587,6 +587,9 @@ fn decode(decoder: &Decoder, payload: &[u8]) -> Result<AccountEvent, String> {
 /// Writes the last states and the checkpoint (synced); the accounts stored.
 fn finish(mut rebuild: Rebuild) -> anyhow::Result<u64> {
     rebuild.spill()?;
+    // Read to the target: what lies between the last record and it is
+    // transaction markers or aborted records, which hold no event.
+    rebuild.next_offset = rebuild.next_offset.max(rebuild.target);
     let checkpoint = Checkpoint::new(rebuild.next_offset, rebuild.results_offset)?;
     rebuild
         .store

@@ -68,6 +68,24 @@ pub async fn write(
     .await?
 }
 
+/// Drops from `remaining` the partitions whose position reached their end
+/// without a record: what lay before it were transaction markers or aborted
+/// records, which a `read_committed` reader skips.
+fn drop_reached(
+    consumer: &BaseConsumer,
+    topic: &str,
+    remaining: &mut BTreeMap<i32, i64>,
+) -> anyhow::Result<()> {
+    let positions = consumer.position()?;
+    remaining.retain(|&partition, &mut end| {
+        let at = positions
+            .find_partition(topic, partition)
+            .map(|p| p.offset());
+        !matches!(at, Some(Offset::Offset(at)) if at >= end)
+    });
+    Ok(())
+}
+
 fn read_and_write(
     mut sink: ClickHouseSink,
     consumer: &BaseConsumer,
@@ -97,6 +115,10 @@ fn read_and_write(
     let mut last_record = Instant::now();
     while !remaining.is_empty() {
         let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            drop_reached(consumer, topic, &mut remaining)?;
+            if remaining.is_empty() {
+                break;
+            }
             if last_record.elapsed() > STALL {
                 bail!(
                     "reading the tail: nothing from {topic} for {STALL:?}; still missing {remaining:?}"

@@ -28,10 +28,9 @@ pub struct ProjectionConfig {
     /// ... or this many milliseconds after its first event, whichever comes first.
     #[serde(default = "defaults::batch_millis")]
     pub batch_millis: u64,
-    /// How long the broker may hold a fetch while it has less than one record:
-    /// the wait an event sees on a quiet log before it is read (librdkafka's
-    /// `fetch.wait.max.ms`, 500 by default; some brokers hold the fetch that long
-    /// even when records arrive).
+    /// How long the broker may hold a fetch while it has no record for it
+    /// (librdkafka's `fetch.wait.max.ms`, 500 by default). The broker answers as
+    /// soon as a record is committed, so this paces an idle consumer's requests.
     #[serde(default = "defaults::fetch_wait_millis")]
     pub fetch_wait_millis: u64,
     /// Bytes fetched per partition and request (`max.partition.fetch.bytes`):

@@ -252,7 +252,7 @@ impl<S: Sink> Runner<S> {
                 None => Duration::from_millis(100),
             };
             match self.consumer.poll(wait.min(Duration::from_millis(100))) {
-                None => {}
+                None => lock(&self.core).pass_markers(&self.consumer),
                 Some(Ok(message)) => lock(&self.core).take(&message)?,
                 Some(Err(error)) => warn!(%error, "consuming account-events failed; retrying"),
             }
@@ -371,6 +371,32 @@ impl<S: Sink> Core<S> {
         // Only now: a record that failed above was not taken, and is read again.
         self.open.next_offsets.insert(partition, offset + 1);
         Ok(())
+    }
+
+    /// Moves the positions of the open batch (opening one) past what a
+    /// `read_committed` reader skips: a transaction's marker, or its aborted
+    /// records, holds no event, yet after the last record taken it would keep the
+    /// checkpoint and the committed offset one short of the log's end. Called
+    /// when a poll brought nothing, so every record before the consumer's
+    /// position is taken.
+    fn pass_markers<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+        let Ok(positions) = consumer.position() else {
+            return;
+        };
+        for element in positions.elements_for_topic(&self.topic) {
+            let (partition, Offset::Offset(position)) = (element.partition(), element.offset())
+            else {
+                continue;
+            };
+            let taken = match self.open.next_offsets.get(&partition) {
+                Some(&next_offset) => next_offset,
+                None => self.checkpoints.get(partition).next_offset,
+            };
+            if self.assigned.contains(&partition) && position > taken {
+                self.open.next_offsets.insert(partition, position);
+                self.open.opened.get_or_insert_with(Instant::now);
+            }
+        }
     }
 
     fn dead_letter(
