@@ -26,11 +26,8 @@ pub struct CommandClientConfig {
     /// end offsets, in ms. Default 10,000.
     pub connect_timeout_ms: u64,
     /// How long the broker may hold a fetch of results while it has none, in ms
-    /// (`fetch.wait.max.ms`). Apache Kafka answers as soon as a record arrives, so
-    /// there this only bounds idle requests; tansu holds every fetch this long,
-    /// which adds up to this much to each result's wait (on the local stack,
-    /// result written → read took about 120 ms at p50 with 100, 30 ms with 20).
-    /// Default 20.
+    /// (`fetch.wait.max.ms`). The broker answers as soon as a result is committed,
+    /// so this only paces the requests of an idle reader. Default 500 (librdkafka's).
     pub fetch_wait_ms: u32,
     /// Register the command schemas at start, as producers do (true), or only look
     /// them up (false: the registry must have them already). Default true.
@@ -46,7 +43,7 @@ impl Default for CommandClientConfig {
             result_timeout_ms: 30_000,
             delivery_timeout_ms: 30_000,
             connect_timeout_ms: 10_000,
-            fetch_wait_ms: 20,
+            fetch_wait_ms: 500,
             register_schemas: true,
         }
     }
