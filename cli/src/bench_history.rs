@@ -10,8 +10,8 @@
 //!    one's latency from send to its document answering a search (polled every
 //!    20 ms, so figures carry up to ~20 ms of polling).
 //!
-//! Every index is deleted at the end (`--keep` keeps them); topics stay (deleting
-//! one topic on tansu 0.6 deletes them all).
+//! Every index is deleted at the end, and the live phase's topics once it is done
+//! (`--keep` keeps both).
 
 // Amounts in minor units read best grouped as units and cents: 1_000_00 is 1,000.00.
 #![allow(clippy::inconsistent_digit_grouping)]
@@ -68,7 +68,7 @@ pub struct Args {
     /// Time limit of a batch in the live phase, milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 100)]
     live_batch_millis: u64,
-    /// Keep the benchmark's indices.
+    /// Keep the benchmark's indices and topics.
     #[arg(long)]
     keep: bool,
 }
@@ -450,6 +450,9 @@ async fn live(
     processing.await??;
     projecting.await??;
     let _ = std::fs::remove_dir_all(&state);
+    if !args.keep {
+        topics::delete(&admin, &names.all()).await?;
+    }
 
     let sent_at = sent_at.lock().unwrap_or_else(|p| p.into_inner());
     let mut latencies: Vec<f64> = seen

@@ -12,8 +12,7 @@
 //!    from send to its event being visible to a ClickHouse query (polled every
 //!    20 ms, so figures carry up to ~20 ms of polling).
 //!
-//! Every table set is dropped at the end (`--keep` keeps them); topics stay
-//! (deleting one topic on tansu 0.6 deletes them all).
+//! Every table set and topic is dropped at the end (`--keep` keeps them).
 
 // Amounts in minor units read best grouped as units and cents: 1_000_00 is 1,000.00.
 #![allow(clippy::inconsistent_digit_grouping)]
@@ -54,8 +53,7 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     events: usize,
     /// Of those, how many go through Kafka for the raw read and the replay (the
-    /// first N of the log; all by default). The broker, not the projection, sets
-    /// that pace on tansu.
+    /// first N of the log; all by default).
     #[arg(long, value_name = "N")]
     replay_events: Option<usize>,
     /// Accounts the events spread over.
@@ -82,7 +80,7 @@ pub struct Args {
     /// Send inserts uncompressed.
     #[arg(long)]
     no_compression: bool,
-    /// Keep the benchmark's ClickHouse tables.
+    /// Keep the benchmark's ClickHouse tables and Kafka topics.
     #[arg(long)]
     keep: bool,
 }
@@ -157,6 +155,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut table_sets = Cleanup {
         client: ledgerstream_processors::projection::clickhouse::client(&clickhouse),
         sets: Vec::new(),
+        admin: admin.clone(),
+        topics: names.all().map(str::to_owned).to_vec(),
         keep: args.keep,
     };
 
@@ -214,6 +214,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         clickhouse.table_suffix = format!("bench_{id}_live");
         table_sets.sets.push(clickhouse.tables());
+        let live_names = TopicNames::with_suffix(&format!("{suffix}-live"));
+        table_sets
+            .topics
+            .extend(live_names.all().map(str::to_owned));
         Some(
             live(
                 &args,
@@ -287,11 +291,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Drops the benchmark's table sets when it ends, however it ends (unless
-/// `--keep`).
+/// Drops the benchmark's table sets and topics when it ends, however it ends
+/// (unless `--keep`).
 struct Cleanup {
     client: ledgerstream_processors::projection::clickhouse::Client,
     sets: Vec<Tables>,
+    admin: Admin,
+    topics: Vec<String>,
     keep: bool,
 }
 
@@ -301,6 +307,7 @@ impl Drop for Cleanup {
             return;
         }
         let (client, sets) = (self.client.clone(), std::mem::take(&mut self.sets));
+        let (admin, names) = (self.admin.clone(), std::mem::take(&mut self.topics));
         // On a thread of its own, with its own runtime: this may run while the
         // benchmark's runtime is unwinding.
         let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
@@ -310,11 +317,13 @@ impl Drop for Cleanup {
             for tables in &sets {
                 runtime.block_on(schema::drop_all(&client, tables))?;
             }
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            runtime.block_on(topics::delete(&admin, &names))?;
             Ok(())
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("dropping the benchmark's tables failed: {dropped:?}");
+            eprintln!("dropping the benchmark's tables and topics failed: {dropped:?}");
         }
     }
 }
@@ -640,6 +649,7 @@ fn high_watermarks(
 ) -> anyhow::Result<BTreeMap<i32, i64>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
+        .set("isolation.level", "read_committed")
         .create()?;
     let mut ends = BTreeMap::new();
     for partition in 0..partitions {

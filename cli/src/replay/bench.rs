@@ -12,7 +12,7 @@
 //!    `ledgerstream replay state --prefetch` run on it: the broker's fetch rate
 //!    and the fold's, as the command reports them.
 //!
-//! Topics stay (deleting one topic on tansu 0.6 deletes them all).
+//! The topics are deleted once `replay state` has read them.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -221,6 +221,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         let status = tokio::task::spawn_blocking(move || command.status()).await??;
         let _ = std::fs::remove_dir_all(&state_dir);
+        topics::delete(&admin, &names.all()).await?;
         if !status.success() {
             bail!("`ledgerstream replay state` failed: {status}");
         }
