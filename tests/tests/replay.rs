@@ -277,10 +277,8 @@ async fn a_replay_killed_half_way_resumes_and_finishes_without_duplicates() {
         states > 0,
         "{written} events checkpointed, but no balance in {balances}"
     );
-    // tansu 0.6 hands a killed member's partitions on once its 10 s session has
-    // expired: start again after it.
-    tokio::time::sleep(Duration::from_secs(11)).await;
-
+    // Started again at once: the broker hands the killed member's partitions on
+    // when its session expires.
     let output = Run::start(
         &pipeline,
         "replay-resumed",

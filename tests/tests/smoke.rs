@@ -14,7 +14,7 @@ use elasticsearch::indices::{IndicesCreateParts, IndicesDeleteParts};
 use elasticsearch::params::Refresh;
 use elasticsearch::{BulkOperation, BulkParts, Elasticsearch, SearchParts};
 use ledgerstream_infra::Service;
-use ledgerstream_tests::{require, unique_name};
+use ledgerstream_tests::{delete_topics, require, unique_name};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -146,9 +146,13 @@ async fn kafka_produce_and_consume_through_a_group_with_committed_offsets() {
         assert_eq!(total, sent.len() as i64);
     });
 
-    // The topic stays: on tansu 0.6 deleting one topic deletes every topic of the
-    // broker (README, "Tested against"), which would break tests running beside it.
     consumer.unsubscribe();
+    drop(consumer);
+    admin
+        .delete_groups(&[&group], &options)
+        .await
+        .expect("DeleteGroups request");
+    delete_topics(&broker.address, &[&topic]).await;
 }
 
 #[derive(Debug, PartialEq, clickhouse::Row, serde::Serialize, serde::Deserialize)]
