@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::{Decoder, Health, Metrics, Processor, ProcessorConfig};
+use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
 use ledgerstream_processors::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::catalog::Kind;
@@ -17,7 +17,7 @@ use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::{AccountType, CommandRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, Producer};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use crate::measure::{Run, cpu_time, producer, send};
 
@@ -155,7 +155,7 @@ async fn process(
         tokio::task::spawn_blocking(move || raw_copy(&brokers, &from, &to, total)).await??
     };
 
-    eprintln!("processor (idempotent mode) ...");
+    eprintln!("processor ...");
     let state = std::env::temp_dir().join(format!("ledgerstream{suffix}"));
     let mut config = ProcessorConfig::new(brokers.clone());
     config.topic_suffix = suffix.clone();
@@ -171,21 +171,16 @@ async fn process(
     let stop = Arc::new(AtomicBool::new(false));
     let processing = {
         let (config, decoder, stop) = (config.clone(), decoder.clone(), Arc::clone(&stop));
-        tokio::task::spawn_blocking(move || {
-            Processor::start(
-                config,
-                decoder,
-                Metrics::new(),
-                Arc::new(Health::default()),
-                stop,
-            )?
-            .run()
-        })
+        tokio::task::spawn_blocking(move || Processor::run_embedded(config, decoder, stop))
     };
     let processed = {
-        let (brokers, results) = (brokers.clone(), names.results.clone());
+        let (brokers, group, commands) = (
+            brokers.clone(),
+            config.group.clone(),
+            names.commands.clone(),
+        );
         tokio::task::spawn_blocking(move || {
-            measure_until_done(&brokers, &results, partitions, total)
+            measure_until_done(&brokers, &group, &commands, partitions, total)
         })
         .await?
     };
@@ -208,7 +203,7 @@ async fn process(
         raw.cpu_micros_per_record()
     );
     println!(
-        "processor     {:>9.0} commands/s {:>6.1} µs CPU per command  ({share:.0} % of raw; decode, decide, events + results, commit, store)",
+        "processor     {:>9.0} commands/s {:>6.1} µs CPU per command  ({share:.0} % of raw; decode, decide, events + results, transaction, store)",
         processed.per_second(),
         processed.cpu_micros_per_record()
     );
@@ -276,25 +271,39 @@ fn raw_copy(brokers: &str, from: &str, to: &str, total: usize) -> anyhow::Result
     })
 }
 
-/// Watches the results topic's watermarks until `total` results are there.
+/// Watches the processor group's committed offsets on the commands topic until
+/// `total` commands are committed: each commit is the transaction that also made
+/// the commands' events and results visible. (The results topic's watermarks would
+/// count transaction markers and aborted records too.)
 fn measure_until_done(
     brokers: &str,
-    results: &str,
+    group: &str,
+    commands: &str,
     partitions: i32,
     total: usize,
 ) -> anyhow::Result<Run> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
         .create()?;
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition(commands, partition);
+    }
     let (started, cpu) = (Instant::now(), cpu_time());
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
-        let mut done = 0;
-        for partition in 0..partitions {
-            let (_, high) =
-                consumer.fetch_watermarks(results, partition, Duration::from_secs(10))?;
-            done += high as usize;
-        }
+        let committed = consumer.committed_offsets(list.clone(), Duration::from_secs(10))?;
+        let done: i64 = committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(offset) => offset,
+                _ => 0,
+            })
+            .sum();
+        let done = usize::try_from(done).unwrap_or(0);
         if done >= total || Instant::now() > deadline {
             return Ok(Run {
                 records: done.min(total),

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::{Decoder, Health, Metrics, Processor, ProcessorConfig};
+use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
 use ledgerstream_processors::projection::clickhouse::{
     ClickHouseConfig, ClickHouseSink, Tables, schema,
 };
@@ -708,16 +708,7 @@ async fn live(
     processor.state_dir = state.clone();
     let processing = {
         let (decoder, stop) = (decoder.clone(), Arc::clone(&stop_processor));
-        tokio::task::spawn_blocking(move || {
-            Processor::start(
-                processor,
-                decoder,
-                Metrics::new(),
-                Arc::new(Health::default()),
-                stop,
-            )?
-            .run()
-        })
+        tokio::task::spawn_blocking(move || Processor::run_embedded(processor, decoder, stop))
     };
 
     let metrics = ProjectionMetrics::new();

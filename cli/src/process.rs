@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::{
-    Decoder, Health, Metrics, Mode, ProcessError, Processor, ProcessorConfig, serve,
+    Decoder, Health, Instance, Metrics, ProcessError, Processor, ProcessorConfig, serve,
 };
 use ledgerstream_processors::topics::{self, Admin, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
@@ -19,10 +19,6 @@ use tracing::{error, info, warn};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Exactly-once strategy: `idempotent` works on any broker (and is what tansu
-    /// supports); `transactional` needs a broker with Kafka transactions.
-    #[arg(long, value_enum, default_value = "idempotent")]
-    mode: Mode,
     /// Close a batch after this many commands ...
     #[arg(long, value_name = "N", default_value_t = 500)]
     batch_commands: usize,
@@ -45,9 +41,14 @@ pub struct Args {
     /// How many recent command ids each account remembers for deduplication.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     idempotency_window: usize,
-    /// Transactional id prefix (transactional mode).
+    /// Transactional id prefix; the name kept in the state folder is appended, so
+    /// a processor started again on the same folder fences its predecessor.
     #[arg(long, default_value = "ledgerstream-processor")]
     transactional_id: String,
+    /// How long a transaction may stay open before the broker aborts it: the
+    /// longest a crashed processor's open batch holds back downstream readers.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    transaction_timeout_millis: u64,
     /// Appended to every topic name, to run several pipelines on one cluster.
     #[arg(long, value_name = "SUFFIX", default_value = "")]
     topic_suffix: String,
@@ -56,7 +57,6 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let endpoints = Endpoints::from_env();
     let mut config = ProcessorConfig::new(endpoints.broker.address.clone());
-    config.mode = args.mode;
     config.batch_commands = args.batch_commands;
     config.batch_millis = args.batch_millis;
     config.fetch_wait_millis = args.fetch_wait_millis;
@@ -65,6 +65,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.group = args.group;
     config.idempotency_window = args.idempotency_window;
     config.transactional_id = args.transactional_id;
+    config.transaction_timeout_millis = args.transaction_timeout_millis;
     config.topic_suffix = args.topic_suffix;
     config.validate()?;
 
@@ -103,6 +104,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         runtime: tokio::runtime::Handle::current(),
     };
 
+    // Held until the process exits: no other processor writes with this id.
+    let instance = Instance::open(&config.state_dir)?;
+    let transactional_id = instance.transactional_id(&config.transactional_id);
+
     let metrics = Metrics::new();
     let health = Arc::new(Health::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -116,25 +121,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         },
     ));
     crate::signals::stop_on_signal(Arc::clone(&stop), "finishing the open batch");
-    info!(listen = %config.listen, mode = ?config.mode, group = %config.group, "processor starting");
+    info!(listen = %config.listen, group = %config.group, transactional_id, "processor starting");
 
     let outcome = loop {
         let attempt = {
-            let (config, decoder, metrics, health, stop) = (
+            let (config, transactional_id, decoder, metrics, health, stop) = (
                 config.clone(),
+                transactional_id.clone(),
                 decoder.clone(),
                 metrics.clone(),
                 Arc::clone(&health),
                 Arc::clone(&stop),
             );
             tokio::task::spawn_blocking(move || {
-                Processor::start(config, decoder, metrics, health, stop)?.run()
+                Processor::start(config, &transactional_id, decoder, metrics, health, stop)?.run()
             })
             .await?
         };
         match attempt {
             Ok(()) => break Ok(()),
             Err(error) if error.is_restartable() && !stop.load(Ordering::Acquire) => {
+                metrics.restarts.inc();
                 warn!(%error, "processor failed; starting it again in 2 s");
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }

@@ -53,7 +53,11 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// Creates the topics with `partitions` partitions and registers every schema.
     pub async fn new(partitions: i32) -> Self {
-        let broker = require(Service::Broker).await;
+        Self::on_broker(require(Service::Broker).await, partitions).await
+    }
+
+    /// [`new`](Self::new), on the broker at `broker` (a test's own).
+    pub async fn on_broker(broker: Endpoint, partitions: i32) -> Self {
         let registry_endpoint = require(Service::Registry).await;
         let suffix = format!("-{}", unique_name("t").trim_start_matches("t_"));
         let names = TopicNames::with_suffix(&suffix);
@@ -141,47 +145,53 @@ impl Pipeline {
         ProcessorChild { child, port, log }
     }
 
-    /// Every record of `topic`, all partitions, up to the end.
+    /// Every committed record of `topic`, all partitions, up to the end: what a
+    /// `read_committed` reader sees.
     pub fn read_all(&self, topic: &str) -> Vec<Read> {
+        self.read_all_as(topic, "read_committed")
+    }
+
+    /// Every record of `topic` up to the end, as a reader with `isolation`
+    /// (`read_committed` or `read_uncommitted`, which also sees the records of
+    /// aborted transactions) sees them.
+    pub fn read_all_as(&self, topic: &str, isolation: &str) -> Vec<Read> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.broker.address)
             .set("group.id", "ledgerstream-test-reader")
             .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", isolation)
             .create()
             .expect("reader");
-        let mut list = TopicPartitionList::new();
-        let mut remaining = BTreeMap::new();
         let partitions = if topic == self.topics.dead_letters {
             3
         } else {
             self.partitions
         };
+        let mut list = TopicPartitionList::new();
         for partition in 0..partitions {
-            let (_, high) = consumer
-                .fetch_watermarks(topic, partition, Duration::from_secs(10))
-                .expect("watermarks");
-            if high > 0 {
-                list.add_partition_offset(topic, partition, Offset::Beginning)
-                    .expect("a partition of an existing topic");
-                remaining.insert(partition, high);
-            }
+            list.add_partition_offset(topic, partition, Offset::Beginning)
+                .expect("a partition of an existing topic");
         }
         consumer.assign(&list).expect("assign");
+        // The end is where the reader reports it: the last offset of a
+        // transactional topic is a transaction marker, never returned as a record.
+        let mut remaining: std::collections::BTreeSet<i32> = (0..partitions).collect();
         let mut records = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while !remaining.is_empty() {
             assert!(
                 Instant::now() < deadline,
-                "reading {topic}: still waiting for {remaining:?}"
+                "reading {topic}: partitions {remaining:?} not read to their end after 60 s"
             );
-            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-                continue;
+            let message = match consumer.poll(Duration::from_millis(200)) {
+                None => continue,
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                    remaining.remove(&partition);
+                    continue;
+                }
+                Some(message) => message.expect("read"),
             };
-            let message = message.expect("read");
-            if message.offset() + 1 >= remaining.get(&message.partition()).copied().unwrap_or(0) {
-                remaining.remove(&message.partition());
-            }
             let headers = message
                 .headers()
                 .map(|h| {
@@ -312,6 +322,26 @@ impl ProcessorChild {
             std::thread::sleep(Duration::from_millis(100));
         }
         None
+    }
+
+    /// SIGSTOP: the process stalls (a long GC pause, a frozen VM) until
+    /// [`resume`](Self::resume).
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`pause`](Self::pause).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {} failed", self.child.id());
     }
 
     /// SIGKILL: a crash.

@@ -202,8 +202,10 @@ async fn the_rules_end_to_end_with_dead_letters_and_a_clean_stop() {
         "{classes:?}"
     );
     for letter in &letters {
-        assert_eq!(letter.headers[dlq::SOURCE_TOPIC], pipeline.topics.commands);
-        assert!(letter.headers[dlq::SOURCE_OFFSET].parse::<i64>().is_ok());
+        assert_eq!(letter.headers[dlq::TOPIC], pipeline.topics.commands);
+        assert!(letter.headers[dlq::OFFSET].parse::<i64>().is_ok());
+        assert!(letter.headers[dlq::PARTITION].parse::<i32>().is_ok());
+        assert_eq!(letter.headers[dlq::COMPONENT], "processor");
     }
 
     let metrics = processor.metrics().await;
@@ -223,30 +225,74 @@ async fn the_rules_end_to_end_with_dead_letters_and_a_clean_stop() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
-/// tansu 0.6 has no `EndTxn`: transactional mode gets as far as the broker allows
-/// (the transactional producer starts, a transaction begins and takes records), then
-/// stops at the commit with an error that names the gap and the fix.
+/// A processor killed with a transaction open: what it wrote is in the log but
+/// never visible to a `read_committed` reader, and the processor started again on
+/// the same state folder decides those commands once more, from the committed
+/// state. Each command ends with exactly one result and its events exactly once.
 #[tokio::test(flavor = "multi_thread")]
-async fn transactional_mode_stops_with_the_fix_on_a_broker_without_transactions() {
+async fn a_killed_processors_open_transaction_is_aborted_and_never_seen() {
     let pipeline = Pipeline::new(1).await;
-    let mut processor = pipeline.spawn_processor("tx", &["--mode", "transactional"]);
-    pipeline
-        .sender
-        .send(&commands::open_account(
-            "acc-tx",
-            "owner-tx",
-            AccountType::Checking,
-            100_00,
-            "USD",
-        ))
-        .await
-        .unwrap();
-    let status = processor.wait_exit(Duration::from_secs(60));
-    let log = processor.log_tail();
+    // One long batch: the transaction stays open until the kill.
+    let long_batch = [
+        "--batch-millis",
+        "60000",
+        "--batch-commands",
+        "100000",
+        "--transaction-timeout-millis",
+        "120000",
+    ];
+    let mut processor = pipeline.processor("p", &long_batch).await;
+    let open = commands::open_account("acc-tx", "owner-tx", AccountType::Checking, 100_00, "USD");
+    let deposits: Vec<CommandRecord> = (1..=20)
+        .map(|i| commands::deposit("acc-tx", i * 1_00, "USD"))
+        .collect();
+    let mut all = vec![open];
+    all.extend(deposits);
+    for command in &all {
+        pipeline.sender.send(command).await.unwrap();
+    }
+    // Wait until the open transaction's events are in the log.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pipeline
+        .read_all_as(&pipeline.topics.events, "read_uncommitted")
+        .len()
+        < all.len()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the open batch's events did not reach the log; log:\n{}",
+            processor.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert!(
-        status.is_some_and(|s| !s.success()),
-        "expected a failing exit, got {status:?}:\n{log}"
+        pipeline.read_all(&pipeline.topics.events).is_empty(),
+        "events of an open transaction are visible to read_committed"
     );
-    assert!(log.contains("does not support transactions"), "{log}");
-    assert!(log.contains("--mode idempotent"), "the fix is named: {log}");
+    processor.kill();
+
+    let mut processor = pipeline.processor("p", &[]).await;
+    let ids: Vec<&str> = all.iter().map(|c| c.command_id()).collect();
+    let results = results_for(&pipeline, &ids).await;
+    for command in &all {
+        assert_eq!(rejection(&results, command), None, "{command:?}");
+    }
+    let all_results = pipeline.read_all(&pipeline.topics.results);
+    assert_eq!(all_results.len(), all.len(), "one result per command");
+    let (balances, events) = balances(&pipeline).await;
+    assert_eq!(events.len(), all.len(), "one event per command");
+    assert_eq!(balances["acc-tx"], 100_00 + (1..=20).sum::<i64>() * 1_00);
+    // The first attempt's records are still in the log, aborted.
+    let uncommitted = pipeline.read_all_as(&pipeline.topics.events, "read_uncommitted");
+    assert_eq!(
+        uncommitted.len(),
+        2 * all.len(),
+        "the aborted attempt and the committed one"
+    );
+    let status = processor.terminate(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{}",
+        processor.log_tail()
+    );
 }

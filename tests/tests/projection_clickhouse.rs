@@ -254,8 +254,8 @@ async fn undecodable_events_are_dead_lettered_and_anomalies_counted() {
     };
     assert_eq!(letters.len(), 1, "one dead letter");
     let letter = &letters[0];
-    assert_eq!(letter.headers[dlq::SOURCE_TOPIC], topic);
-    assert_eq!(letter.headers[dlq::SOURCE_OFFSET], "0");
+    assert_eq!(letter.headers[dlq::TOPIC], topic);
+    assert_eq!(letter.headers[dlq::OFFSET], "0");
     assert_eq!(letter.headers[dlq::ERROR_CLASS], "bad-magic");
     assert_eq!(letter.headers[dlq::COMPONENT], "projection-clickhouse");
     assert_eq!(

@@ -598,12 +598,12 @@ async fn a_refused_document_is_dead_lettered_and_a_duplicate_is_a_success() {
     assert_eq!(letters.len(), 2, "two dead letters: {letters:?}");
     let by_offset: BTreeMap<&str, _> = letters
         .iter()
-        .map(|l| (l.headers[dlq::SOURCE_OFFSET].as_str(), l))
+        .map(|l| (l.headers[dlq::OFFSET].as_str(), l))
         .collect();
     let garbage = by_offset["0"];
     assert_eq!(garbage.headers[dlq::ERROR_CLASS], "bad-magic");
     let letter = by_offset["2"];
-    assert_eq!(letter.headers[dlq::SOURCE_TOPIC], topic);
+    assert_eq!(letter.headers[dlq::TOPIC], topic);
     assert_eq!(letter.headers[dlq::ERROR_CLASS], "mapping");
     assert_eq!(letter.headers[dlq::COMPONENT], "projection-history");
     assert!(

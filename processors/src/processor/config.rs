@@ -7,20 +7,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// How events, results and offsets reach Kafka.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// Idempotent producer and no transactions, for brokers without them (tansu 0.6):
-    /// the state is caught up from the events and results partitions before any
-    /// command is processed, and command ids and deterministic event ids keep a
-    /// re-processed command from writing anything twice.
-    Idempotent,
-    /// Events, results, follow-up commands and the consumed offsets in one Kafka
-    /// transaction per batch; downstream reads `read_committed`.
-    Transactional,
-}
-
 /// Settings of `ledgerstream process`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,9 +16,6 @@ pub struct ProcessorConfig {
     /// Consumer group of the processors; every instance of one pipeline shares it.
     #[serde(default = "defaults::group")]
     pub group: String,
-    /// Exactly-once strategy.
-    #[serde(default = "defaults::mode")]
-    pub mode: Mode,
     /// A batch is closed after this many commands ...
     #[serde(default = "defaults::batch_commands")]
     pub batch_commands: usize,
@@ -41,8 +24,7 @@ pub struct ProcessorConfig {
     pub batch_millis: u64,
     /// How long the broker may hold a fetch of commands while it has none
     /// (librdkafka's `fetch.wait.max.ms`, 500 by default): on a quiet log, the
-    /// wait a command sees before it is read. Some brokers (tansu) hold every
-    /// fetch this long even when records arrive.
+    /// longest a command waits before it is read.
     #[serde(default = "defaults::fetch_wait_millis")]
     pub fetch_wait_millis: u64,
     /// Folder of the local state stores, one per assigned partition.
@@ -54,10 +36,16 @@ pub struct ProcessorConfig {
     /// Where `/metrics` and `/health` are served.
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
-    /// Prefix of the transactional id (transactional mode); the instance appends
-    /// its own suffix so that a restarted instance fences its predecessor.
+    /// Prefix of the transactional id. The instance appends the id kept in its
+    /// state folder, so that an instance restarted on the same folder fences its
+    /// predecessor and aborts the transaction it left open at once.
     #[serde(default = "defaults::transactional_id")]
     pub transactional_id: String,
+    /// How long a transaction may stay open before the broker aborts it: the
+    /// longest a crashed instance's open transaction holds back `read_committed`
+    /// readers (librdkafka's `transaction.timeout.ms`). Above a batch's duration.
+    #[serde(default = "defaults::transaction_timeout_millis")]
+    pub transaction_timeout_millis: u64,
     /// How long a Kafka flush, commit or transaction step may take.
     #[serde(default = "defaults::kafka_timeout_millis")]
     pub kafka_timeout_millis: u64,
@@ -72,9 +60,6 @@ mod defaults {
 
     pub fn group() -> String {
         "ledgerstream-processor".to_owned()
-    }
-    pub fn mode() -> Mode {
-        Mode::Idempotent
     }
     pub fn batch_commands() -> usize {
         500
@@ -97,6 +82,9 @@ mod defaults {
     pub fn transactional_id() -> String {
         "ledgerstream-processor".to_owned()
     }
+    pub fn transaction_timeout_millis() -> u64 {
+        10_000
+    }
     pub fn kafka_timeout_millis() -> u64 {
         10_000
     }
@@ -110,7 +98,6 @@ impl ProcessorConfig {
         Self {
             brokers: brokers.into(),
             group: defaults::group(),
-            mode: defaults::mode(),
             batch_commands: defaults::batch_commands(),
             batch_millis: defaults::batch_millis(),
             fetch_wait_millis: defaults::fetch_wait_millis(),
@@ -118,6 +105,7 @@ impl ProcessorConfig {
             idempotency_window: defaults::idempotency_window(),
             listen: defaults::listen(),
             transactional_id: defaults::transactional_id(),
+            transaction_timeout_millis: defaults::transaction_timeout_millis(),
             kafka_timeout_millis: defaults::kafka_timeout_millis(),
             topic_suffix: String::new(),
         }
@@ -146,10 +134,15 @@ impl ProcessorConfig {
         if self.batch_millis == 0 {
             return problem("batch_millis", "must be above 0");
         }
-        if self.mode == Mode::Transactional && self.transactional_id.trim().is_empty() {
+        if self.transactional_id.trim().is_empty() {
+            return problem("transactional_id", "must not be empty");
+        }
+        if self.transaction_timeout_millis < 1_000
+            || self.transaction_timeout_millis <= self.batch_millis
+        {
             return problem(
-                "transactional_id",
-                "transactional mode needs a transactional id",
+                "transaction_timeout_millis",
+                "must be at least 1000 and above batch_millis: a transaction lasts a batch",
             );
         }
         Ok(())
@@ -158,6 +151,11 @@ impl ProcessorConfig {
     /// The Kafka timeout as a duration.
     pub fn kafka_timeout(&self) -> Duration {
         Duration::from_millis(self.kafka_timeout_millis)
+    }
+
+    /// The transaction timeout as a duration.
+    pub fn transaction_timeout(&self) -> Duration {
+        Duration::from_millis(self.transaction_timeout_millis)
     }
 
     /// The batch time limit as a duration.

@@ -1,17 +1,28 @@
-//! Records that cannot be processed go to the dead-letter topic, unchanged, with
-//! headers that say where they came from and why. Processing goes on.
+//! Records that cannot be processed go to the dead-letter topic, unchanged (key,
+//! value and timestamp of the original), with headers that say where they came
+//! from and why. Processing goes on.
+//!
+//! The headers are Kafka Connect's dead-letter headers (`__connect.errors.*`), so
+//! that tools written for Connect's dead-letter queues read ours as they are. The
+//! exception class is one of ledgerstream's stable failure names (`bad-magic`,
+//! `key-mismatch`, ...) rather than a Java class name.
 
 use rdkafka::message::{Header, OwnedHeaders};
 
-/// Header names on every dead letter.
+/// Header names on every dead letter, one fact each.
 pub mod headers {
-    pub const SOURCE_TOPIC: &str = "ledgerstream.dlq.source.topic";
-    pub const SOURCE_PARTITION: &str = "ledgerstream.dlq.source.partition";
-    pub const SOURCE_OFFSET: &str = "ledgerstream.dlq.source.offset";
-    pub const ERROR_CLASS: &str = "ledgerstream.dlq.error.class";
-    pub const ERROR_MESSAGE: &str = "ledgerstream.dlq.error.message";
-    pub const TIMESTAMP: &str = "ledgerstream.dlq.timestamp";
-    pub const COMPONENT: &str = "ledgerstream.dlq.component";
+    /// Topic the record was read from.
+    pub const TOPIC: &str = "__connect.errors.topic";
+    /// Its partition, in decimal.
+    pub const PARTITION: &str = "__connect.errors.partition";
+    /// Its offset, in decimal.
+    pub const OFFSET: &str = "__connect.errors.offset";
+    /// The component that gave up on it: `processor`, `projection-clickhouse`, ...
+    pub const COMPONENT: &str = "__connect.errors.connector.name";
+    /// A short stable name of the failure.
+    pub const ERROR_CLASS: &str = "__connect.errors.exception.class.name";
+    /// What went wrong, for a person.
+    pub const ERROR_MESSAGE: &str = "__connect.errors.exception.message";
 }
 
 /// Where a dead letter came from and why it could not be processed.
@@ -24,8 +35,6 @@ pub struct DeadLetter<'a> {
     /// A short stable name of the failure (`bad-magic`, `bad-body`, `bad-field` ...).
     pub class: &'a str,
     pub message: String,
-    /// When it was dead-lettered, epoch milliseconds.
-    pub at_millis: i64,
 }
 
 impl DeadLetter<'_> {
@@ -33,15 +42,13 @@ impl DeadLetter<'_> {
     pub fn headers(&self) -> OwnedHeaders {
         let partition = self.partition.to_string();
         let offset = self.offset.to_string();
-        let at = self.at_millis.to_string();
-        OwnedHeaders::new_with_capacity(7)
-            .insert(header(headers::SOURCE_TOPIC, self.topic))
-            .insert(header(headers::SOURCE_PARTITION, &partition))
-            .insert(header(headers::SOURCE_OFFSET, &offset))
+        OwnedHeaders::new_with_capacity(6)
+            .insert(header(headers::TOPIC, self.topic))
+            .insert(header(headers::PARTITION, &partition))
+            .insert(header(headers::OFFSET, &offset))
+            .insert(header(headers::COMPONENT, self.component))
             .insert(header(headers::ERROR_CLASS, self.class))
             .insert(header(headers::ERROR_MESSAGE, &self.message))
-            .insert(header(headers::TIMESTAMP, &at))
-            .insert(header(headers::COMPONENT, self.component))
     }
 }
 
@@ -67,7 +74,6 @@ mod tests {
             offset: 42,
             class: "bad-magic",
             message: "first byte is 0x7b".to_owned(),
-            at_millis: 1_700_000_000_000,
         };
         let headers = letter.headers();
         let found: Vec<(String, String)> = headers
@@ -85,12 +91,12 @@ mod tests {
                 "{key}={value} in {found:?}"
             );
         };
-        expect(headers::SOURCE_TOPIC, "account-commands");
-        expect(headers::SOURCE_PARTITION, "3");
-        expect(headers::SOURCE_OFFSET, "42");
-        expect(headers::ERROR_CLASS, "bad-magic");
-        expect(headers::ERROR_MESSAGE, "first byte is 0x7b");
-        expect(headers::TIMESTAMP, "1700000000000");
-        expect(headers::COMPONENT, "processor");
+        expect("__connect.errors.topic", "account-commands");
+        expect("__connect.errors.partition", "3");
+        expect("__connect.errors.offset", "42");
+        expect("__connect.errors.connector.name", "processor");
+        expect("__connect.errors.exception.class.name", "bad-magic");
+        expect("__connect.errors.exception.message", "first byte is 0x7b");
+        assert_eq!(found.len(), 6, "{found:?}");
     }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, DecodeError, ResolveError};
 use ledgerstream_schemas::records::RecordUnion;
-use rdkafka::message::{BorrowedMessage, Headers, Message};
 
 /// The codec, and how to reach the registry for schemas it has not seen.
 #[derive(Debug, Clone)]
@@ -27,14 +26,4 @@ impl Decoder {
             other => Ok(other?),
         }
     }
-}
-
-/// The value of header `key`, as text.
-pub fn header<'a>(message: &'a BorrowedMessage<'_>, key: &str) -> Option<&'a str> {
-    let headers = message.headers()?;
-    headers
-        .iter()
-        .find(|header| header.key == key)
-        .and_then(|header| header.value)
-        .and_then(|value| std::str::from_utf8(value).ok())
 }

@@ -14,15 +14,16 @@ use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use tracing::{info, warn};
 
-use super::config::{Mode, ProcessorConfig};
+use super::config::ProcessorConfig;
 
 /// Waits until every record `producer` queued is delivered (or failed) and its
 /// report handled, for at most `timeout`.
 ///
-/// rdkafka's own `flush` waits in `poll` steps of 100 ms, and its `poll` runs to
-/// its deadline even when reports arrived: every flush took a multiple of 100 ms
-/// (300 ms for a batch of 2,000 events that tansu acknowledged in well under
-/// that). This one checks every millisecond, sleeping in between.
+/// rdkafka's own `flush` (and so its `commit_transaction`, which flushes first)
+/// waits in `poll` steps of 100 ms, and its `poll` runs to its deadline even when
+/// every report has arrived: each flush would take a multiple of 100 ms. This one
+/// checks every millisecond, sleeping in between; a commit after it finds nothing
+/// left to flush.
 pub fn flush<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) -> KafkaResult<()> {
     let deadline = Instant::now() + timeout;
     // A zero-timeout flush sends what lingers at once.
@@ -59,15 +60,14 @@ pub enum Assignment {
 pub struct Shared {
     /// Assignment changes not yet handled by the loop.
     pub changes: Mutex<Vec<Assignment>>,
-    /// Whether a transaction is open (transactional mode).
+    /// Whether a transaction is open.
     pub transaction_open: AtomicBool,
 }
 
-/// The commands consumer's context. On revoke it flushes the producer (and aborts
-/// an open transaction), so that the partition's next owner, which restores from
-/// the log, sees every record this instance wrote; the commands of the open batch
-/// are then processed again by that owner, and repeat their recorded outcome. On
-/// assign it pauses the new partitions until their state is restored.
+/// The commands consumer's context. On revoke it aborts the open transaction, so
+/// that nothing of the open batch is ever visible: the partitions' next owner
+/// decides those commands again from the committed state. On assign it pauses the
+/// new partitions until their state is restored.
 pub struct CommandsContext {
     pub shared: Arc<Shared>,
     pub producer: Arc<BaseProducer<DeliveryTracker>>,
@@ -82,12 +82,12 @@ impl ConsumerContext for CommandsContext {
             return;
         };
         let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
-        if self.shared.transaction_open.swap(false, Ordering::AcqRel) {
-            if let Err(error) = self.producer.abort_transaction(self.timeout) {
-                warn!(?partitions, %error, "aborting the open transaction on revoke failed");
-            }
-        } else if let Err(error) = flush(&self.producer, self.timeout) {
-            warn!(?partitions, %error, "flush on revoke failed");
+        if self.shared.transaction_open.swap(false, Ordering::AcqRel)
+            && let Err(error) = self.producer.abort_transaction(self.timeout)
+        {
+            // The broker aborts it at the transaction timeout, or the next
+            // instance on this transactional id does at once.
+            warn!(?partitions, %error, "aborting the open transaction on revoke failed");
         }
         info!(?partitions, "partitions revoked");
         lock(&self.shared.changes).push(Assignment::Revoked(partitions));
@@ -169,33 +169,28 @@ fn common(config: &ProcessorConfig) -> ClientConfig {
     client
 }
 
-/// The producer of events, results, follow-ups and dead letters.
+/// The transactional producer of events, results, follow-ups and dead letters.
 pub fn producer(
     config: &ProcessorConfig,
-    instance: &str,
+    transactional_id: &str,
 ) -> Result<BaseProducer<DeliveryTracker>, KafkaError> {
-    let mut client = common(config);
-    client
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
+    // librdkafka refuses a message timeout above the transaction timeout.
+    let message_timeout = config
+        .kafka_timeout_millis
+        .min(config.transaction_timeout_millis);
+    common(config)
+        .set("transactional.id", transactional_id)
+        .set(
+            "transaction.timeout.ms",
+            config.transaction_timeout_millis.to_string(),
+        )
         .set("linger.ms", "5")
         .set("compression.type", "lz4")
         // Follow-up commands are keyed by account id: partition them like Java
         // clients do, so that every producer of commands agrees on the partition.
         .set("partitioner", "murmur2_random")
-        .set(
-            "message.timeout.ms",
-            config.kafka_timeout_millis.to_string(),
-        );
-    if config.mode == Mode::Transactional {
-        client
-            .set(
-                "transactional.id",
-                format!("{}-{instance}", config.transactional_id),
-            )
-            .set("transaction.timeout.ms", "60000");
-    }
-    client.create_with_context(DeliveryTracker::default())
+        .set("message.timeout.ms", message_timeout.to_string())
+        .create_with_context(DeliveryTracker::default())
 }
 
 /// The commands consumer, in the processors' group.

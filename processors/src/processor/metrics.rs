@@ -17,8 +17,10 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     /// Commands per batch.
     pub batch_size: HistogramVec,
-    /// Seconds from a batch's close to its offsets being committed, by `mode`.
+    /// Seconds from a batch's close to its transaction being committed.
     pub commit_seconds: HistogramVec,
+    /// Transactions ended, by `outcome` (committed, aborted).
+    pub transactions: IntCounterVec,
     /// Bytes of the local state store, by `partition`.
     pub store_bytes: IntGaugeVec,
     /// Events folded into the state while restoring, by `partition`.
@@ -27,8 +29,9 @@ pub struct Metrics {
     pub restore_remaining: IntGaugeVec,
     /// Partitions assigned and ready to process.
     pub ready_partitions: IntGauge,
-    /// Batches rewound after a failed write (their commands are processed again).
-    pub rewinds: IntCounter,
+    /// Times the processing loop was started again with a new producer, after it
+    /// was fenced or a transaction could not be ended.
+    pub restarts: IntCounter,
 }
 
 impl Metrics {
@@ -60,9 +63,14 @@ impl Metrics {
             ),
             commit_seconds: metric.histogram_vec(
                 "ledgerstream_processor_commit_seconds",
-                "Seconds from closing a batch to its offsets being committed",
-                &["mode"],
+                "Seconds from closing a batch to its transaction being committed",
+                &[],
                 exponential_buckets(0.001, 2.0, 14),
+            ),
+            transactions: metric.counter_vec(
+                "ledgerstream_processor_transactions_total",
+                "Transactions ended, by outcome: committed, or aborted (the batch is decided again)",
+                &["outcome"],
             ),
             store_bytes: metric.int_gauge_vec(
                 "ledgerstream_processor_store_bytes",
@@ -83,9 +91,9 @@ impl Metrics {
                 "ledgerstream_processor_ready_partitions",
                 "Partitions ready to process",
             ),
-            rewinds: metric.counter(
-                "ledgerstream_processor_rewinds_total",
-                "Batches rewound after a failed write; their commands are processed again",
+            restarts: metric.counter(
+                "ledgerstream_processor_restarts_total",
+                "Times the processing loop started again with a new producer (fenced, or a transaction that could not be ended)",
             ),
             registry,
         }

@@ -3,32 +3,39 @@
 //!
 //! Per assigned partition p, the processor owns commands p, events p and results p
 //! (co-partitioned topics) and a local state store. Before it processes commands p,
-//! its state has folded every event of events p ([`restore`]); each batch then goes
-//! decide → events → results → offsets → store ([`run`]).
+//! its state has folded every committed event of events p ([`restore`]); each
+//! batch then goes decide → events → results → offsets → commit → store
+//! ([`run`], [`batch`]).
 //!
-//! # Exactly once, without transactions
+//! # Exactly once, through Kafka transactions
 //!
-//! Brokers without transactions (tansu 0.6) get the idempotent mode. A command that
-//! is processed again — after a crash between writing its records and committing
-//! its offset, or a rebalance in between — never writes anything twice:
+//! A batch's events, results, follow-up commands (a transfer's credit or refund),
+//! dead letters and consumed offsets are one Kafka transaction: all of them become
+//! visible to `read_committed` readers, or none. A command is therefore decided
+//! once per committed offset, whatever crashes in between:
 //!
-//! - its events are in the log, so the restored state already holds them, and its
-//!   command id is in the account's idempotency window: the command repeats its
-//!   outcome with no new event;
-//! - its result, if written, was read back from results p, and is repeated as it is;
-//! - a transfer's credit whose debit was not committed is sent again with the same
-//!   deterministic command id, which the target drops if it has seen it; a credit
-//!   the target rejected stays rejected, so it is never applied after its refund.
+//! - a crash or a failed batch before the commit aborts the transaction (at once
+//!   by the next producer of the same transactional id, see [`instance`], or by the
+//!   broker at the transaction timeout); the store, written only after a commit,
+//!   never holds the aborted batch; the batch's commands are decided again from the
+//!   committed state;
+//! - a rebalance aborts the open batch in the revoke callback; the partitions' next
+//!   owner restores from the committed log and decides those commands again;
+//! - a zombie — an instance that stalled past its session timeout while its
+//!   partitions moved on — cannot commit: its offsets go into the transaction with
+//!   its old group generation, which the group coordinator refuses (KIP-447), and
+//!   a transaction the broker aborted on timeout fences its producer.
 //!
-//! What this mode cannot do is fence a zombie: a process that stalls past its
-//! session timeout while its partitions move on, and then writes. Transactional
-//! mode fences it (the transactional id); idempotent mode relies on the stalled
-//! process being dead or having flushed before the next owner restores.
+//! The store trails the committed log: after a crash it holds the last batch it
+//! saw committed, and the restore folds the events committed since.
 
+mod batch;
+mod command;
 pub mod config;
 pub mod dead_letter;
 mod decoder;
 pub mod http;
+pub mod instance;
 mod kafka;
 pub mod metrics;
 mod owners;
@@ -36,10 +43,10 @@ mod partition;
 mod restore;
 mod run;
 
-pub use config::{ConfigError, Mode, ProcessorConfig};
+pub use config::{ConfigError, ProcessorConfig};
 pub use decoder::Decoder;
 pub use http::{Health, serve};
+pub use instance::{Instance, InstanceError};
 pub use kafka::flush;
 pub use metrics::Metrics;
-pub use partition::headers;
 pub use run::{ProcessError, Processor};

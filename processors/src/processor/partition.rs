@@ -1,61 +1,10 @@
-//! One assigned partition: its store, the account states in memory, and what a
-//! re-delivered command must repeat instead of deciding again.
+//! One assigned partition: its store and the account states in memory.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use ledgerstream_schemas::records::ResultRecord;
-
 use crate::domain::{AccountEvent, AccountState};
 use crate::store::{Checkpoint, PartitionStore, StoreError};
-
-/// The header the processor puts on every event and result it writes.
-pub mod headers {
-    /// The command that caused the record: its offset in `account-commands` and
-    /// its record name, `42 CreditTransfer`. One header, not two: brokers that
-    /// store headers as rows (tansu) write each one separately.
-    pub const CAUSE: &str = "ledgerstream.cause";
-    /// Records written before [`CAUSE`] carry the offset and the name in two
-    /// headers; they are still read.
-    pub const COMMAND_OFFSET: &str = "ledgerstream.command.offset";
-    pub const COMMAND: &str = "ledgerstream.command";
-
-    /// The value of [`CAUSE`].
-    pub fn cause(offset: i64, command: &str) -> String {
-        format!("{offset} {command}")
-    }
-
-    /// The offset and the command name of a record, from [`CAUSE`] or, on older
-    /// records, from the two headers (`header` looks one up by key).
-    pub fn parse_cause<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Option<(i64, &'a str)> {
-        if let Some(value) = header(CAUSE) {
-            let (offset, command) = value.split_once(' ')?;
-            return Some((offset.parse().ok()?, command));
-        }
-        let offset = header(COMMAND_OFFSET)?.parse().ok()?;
-        Some((offset, header(COMMAND).unwrap_or("")))
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn the_cause_reads_back_in_both_forms() {
-            let value = cause(42, "CreditTransfer");
-            let new = |key: &str| (key == CAUSE).then_some(value.as_str());
-            assert_eq!(parse_cause(new), Some((42, "CreditTransfer")));
-            let old = |key: &str| match key {
-                COMMAND_OFFSET => Some("7"),
-                COMMAND => Some("Deposit"),
-                _ => None,
-            };
-            assert_eq!(parse_cause(old), Some((7, "Deposit")));
-            assert_eq!(parse_cause(|_: &str| None), None);
-            assert_eq!(parse_cause(|_: &str| Some("x Deposit")), None);
-        }
-    }
-}
 
 /// A partition whose state has seen every event of its events partition.
 #[derive(Debug)]
@@ -65,16 +14,10 @@ pub struct Partition {
     window: usize,
     accounts: HashMap<String, AccountState>,
     dirty: HashSet<String>,
-    /// Results already written for commands not committed yet, by command id: a
-    /// re-delivered command repeats its result instead of being decided again.
-    pub decisions: HashMap<String, ResultRecord>,
-    /// `CreditTransfer`s this partition rejected (and refunded), by command id, with
-    /// the reason code and message: the same credit arriving again is rejected
-    /// again, never applied after its refund.
-    pub rejected_credits: HashMap<String, (String, String)>,
     /// The last durable checkpoint.
     pub checkpoint: Checkpoint,
-    /// Next offsets of the events and results partitions, as far as written.
+    /// Next offsets of the events and results partitions, as far as committed
+    /// (or, while a batch is open, written).
     pub events_end: i64,
     pub results_end: i64,
 }
@@ -111,8 +54,6 @@ impl Partition {
             window,
             accounts: HashMap::new(),
             dirty: HashSet::new(),
-            decisions: HashMap::new(),
-            rejected_credits: HashMap::new(),
             checkpoint,
             events_end: checkpoint.events_offset(),
             results_end: checkpoint.results_offset(),

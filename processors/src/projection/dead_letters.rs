@@ -1,6 +1,6 @@
-//! Dead letters of a projection: the record as it was read, with the headers of
-//! `processor::dead_letter` (source topic, partition, offset, error class and
-//! message, time, component). A record is dead-lettered when it does not decode,
+//! Dead letters of a projection: the record as it was read (key, value and
+//! timestamp), with the headers of `processor::dead_letter` (source topic,
+//! partition, offset, component, error class and message). A record is dead-lettered when it does not decode,
 //! or when its sink rejects it ([`Rejected`](super::sink::Rejected)).
 //!
 //! Every dead letter of a batch is delivered before the batch's checkpoint is
@@ -93,9 +93,11 @@ impl DeadLetters {
             offset: message.offset(),
             class,
             message: detail,
-            at_millis: now_millis(),
         };
         let mut record = BaseRecord::to(&self.topic).headers(letter.headers());
+        if let Some(millis) = message.timestamp().to_millis() {
+            record = record.timestamp(millis);
+        }
         if let Some(key) = message.key() {
             record = record.key(key);
         }
