@@ -111,6 +111,8 @@ impl Drop for TempDir {
     }
 }
 
+pub mod audit;
+pub mod broker;
 pub mod clickhouse;
 pub mod log;
 pub mod pipeline;

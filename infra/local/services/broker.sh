@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # The broker: Apache Kafka, one KRaft node that is broker and controller, run from
 # the jars infra/kafka/pom.xml names (Maven Central), on 127.0.0.1:9092 with the
-# controller on 127.0.0.1:9093. Data under $LS_HOME/broker, formatted once.
+# controller on 127.0.0.1:9093. Data under $LS_HOME/broker, formatted once. The
+# ports can be moved (LEDGERSTREAM_BROKER_PORT, LEDGERSTREAM_CONTROLLER_PORT): tests
+# that kill and restart a broker run one of their own beside the stack's.
 
-BROKER_PORT=9092
-CONTROLLER_PORT=9093
+BROKER_PORT=${LEDGERSTREAM_BROKER_PORT:-9092}
+CONTROLLER_PORT=${LEDGERSTREAM_CONTROLLER_PORT:-9093}
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$LS_ROOT/infra/kafka/pom.xml")
 KAFKA_LIBS=$LS_TOOLS/kafka-$KAFKA_VERSION/libs
 # The heap stays within 1 GiB; G1 with Kafka's own start script settings.
