@@ -25,9 +25,9 @@ pub struct Args {
     /// ... or this many milliseconds after its first command.
     #[arg(long, value_name = "MS", default_value_t = 50)]
     batch_millis: u64,
-    /// How long the broker may hold a fetch of commands while it has none: the
-    /// wait a command on a quiet log sees before it is read.
-    #[arg(long, value_name = "MS", default_value_t = 20)]
+    /// How long the broker may hold a fetch of commands while it has none. It
+    /// answers as soon as a command arrives: this bounds idle round trips.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
     fetch_wait_millis: u64,
     /// Folder of the per-partition state stores.
     #[arg(long, value_name = "DIR", default_value = ".ledgerstream/state")]

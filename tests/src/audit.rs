@@ -233,7 +233,7 @@ impl Audit {
         self.events_match_results(&by_id, &outcome, events, &mut summary);
         self.statement_chains(events, &mut summary);
         self.transfers_settle(events, &mut summary);
-        self.money_is_conserved(&by_id, &outcome, events, &mut summary);
+        self.money_is_conserved(&by_id, &outcome, events, &summary);
         summary
     }
 

@@ -134,9 +134,10 @@ async fn describe_lag(reader: &Reader, topic_suffix: &str, endpoints: &Endpoints
                      the version may not exist (yet), or belong to another table set"
                 )
             } else {
+                // Offsets, not events: a transaction's marker takes one too.
                 format!(
-                    "the clickhouse projection is {} event{} behind {topic} \
-                     (is `ledgerstream project clickhouse` running?)",
+                    "the clickhouse projection is {} offset{} behind {topic}, events and \
+                     transaction markers (is `ledgerstream project clickhouse` running?)",
                     thousands(behind),
                     if behind == 1 { "" } else { "s" }
                 )
@@ -168,12 +169,12 @@ mod tests {
             5,
             Some(&row),
             Duration::from_millis(1_500),
-            "the clickhouse projection is 42 events behind account-events",
+            "the clickhouse projection is 42 offsets behind account-events",
         );
         assert_eq!(
             text,
             "timed out after 1.5 s: account acc-1 is at version 3 in the read model, not 5; \
-             the clickhouse projection is 42 events behind account-events"
+             the clickhouse projection is 42 offsets behind account-events"
         );
         assert!(
             timed_out("x", 1, None, Duration::ZERO, "").contains("is not there yet"),

@@ -484,8 +484,9 @@ pub async fn wait_for(
             } else {
                 let behind = positions::lag(&at, &end.marks);
                 format!(
-                    "the history projection into {concrete} is {} event{} behind {} as it was \
-                     when the query started (is `ledgerstream project history` running?)",
+                    "the history projection into {concrete} is {} offset{} behind {} as it was \
+                     when the query started, events and transaction markers (is `ledgerstream \
+                     project history` running?)",
                     thousands(behind),
                     if behind == 1 { "" } else { "s" },
                     end.topic

@@ -23,8 +23,8 @@ pub struct ProcessorConfig {
     #[serde(default = "defaults::batch_millis")]
     pub batch_millis: u64,
     /// How long the broker may hold a fetch of commands while it has none
-    /// (librdkafka's `fetch.wait.max.ms`, 500 by default): on a quiet log, the
-    /// longest a command waits before it is read.
+    /// (librdkafka's `fetch.wait.max.ms`). The broker answers as soon as a command
+    /// arrives, so this bounds idle round trips, not latency.
     #[serde(default = "defaults::fetch_wait_millis")]
     pub fetch_wait_millis: u64,
     /// Folder of the local state stores, one per assigned partition.
@@ -68,7 +68,7 @@ mod defaults {
         50
     }
     pub fn fetch_wait_millis() -> u64 {
-        20
+        500
     }
     pub fn state_dir() -> PathBuf {
         PathBuf::from(".ledgerstream/state")
