@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_processors::domain::{self, policy};
 use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
 use ledgerstream_processors::projection::clickhouse::{
     ClickHouseConfig, ClickHouseSink, Tables, schema,
@@ -365,6 +366,11 @@ pub(crate) fn synthetic_log(events: usize, accounts: usize) -> Vec<EventRecord> 
             causation_id: uuid::Uuid::new_v4().to_string(),
         }
     };
+    let kinds = [
+        (AccountType::Checking, domain::AccountType::Checking),
+        (AccountType::Savings, domain::AccountType::Savings),
+        (AccountType::Business, domain::AccountType::Business),
+    ];
     for account in 0..accounts.min(events) {
         balances[account] = 1_000_00;
         let metadata = meta(account, &mut versions, log.len());
@@ -372,11 +378,7 @@ pub(crate) fn synthetic_log(events: usize, accounts: usize) -> Vec<EventRecord> 
             AccountOpened {
                 metadata,
                 owner_id: format!("owner-{}", account / 3),
-                account_type: [
-                    AccountType::Checking,
-                    AccountType::Savings,
-                    AccountType::Business,
-                ][account % 3],
+                account_type: kinds[account % 3].0,
                 currency: "USD".to_owned(),
                 initial_deposit_minor: 1_000_00,
                 balance_after_minor: 1_000_00,
@@ -388,6 +390,8 @@ pub(crate) fn synthetic_log(events: usize, accounts: usize) -> Vec<EventRecord> 
         let account = next(accounts as u64) as usize;
         let amount = (next(500) as i64 + 1) * 100;
         let at = log.len();
+        let withdrawal_fee = policy::withdrawal_fee(kinds[account % 3].1, amount);
+        let transfer_fee = policy::transfer_fee(amount);
         match next(10) {
             0..=4 => {
                 balances[account] += amount;
@@ -403,15 +407,15 @@ pub(crate) fn synthetic_log(events: usize, accounts: usize) -> Vec<EventRecord> 
                     .into(),
                 );
             }
-            5..=7 if balances[account] >= amount + 50 => {
-                balances[account] -= amount + 50;
+            5..=7 if balances[account] >= amount + withdrawal_fee => {
+                balances[account] -= amount + withdrawal_fee;
                 let metadata = meta(account, &mut versions, at);
                 log.push(
                     MoneyWithdrawn {
                         metadata,
                         amount_minor: amount,
                         currency: "USD".to_owned(),
-                        fee_minor: 50,
+                        fee_minor: withdrawal_fee,
                         balance_after_minor: balances[account],
                         reference: Some("bench".to_owned()),
                         channel: Channel::Api,
@@ -419,10 +423,10 @@ pub(crate) fn synthetic_log(events: usize, accounts: usize) -> Vec<EventRecord> 
                     .into(),
                 );
             }
-            _ if balances[account] >= amount + 25 && log.len() + 2 <= events => {
+            _ if balances[account] >= amount + transfer_fee && log.len() + 2 <= events => {
                 let to = (account + 1 + next(accounts as u64 - 1) as usize) % accounts;
                 let transfer_id = uuid::Uuid::new_v4().to_string();
-                balances[account] -= amount + 25;
+                balances[account] -= amount + transfer_fee;
                 let metadata = meta(account, &mut versions, at);
                 log.push(
                     TransferDebited {
@@ -431,7 +435,7 @@ pub(crate) fn synthetic_log(events: usize, accounts: usize) -> Vec<EventRecord> 
                         to_account_id: format!("bench-{to}"),
                         amount_minor: amount,
                         currency: "USD".to_owned(),
-                        fee_minor: 25,
+                        fee_minor: transfer_fee,
                         balance_after_minor: balances[account],
                         reference: None,
                     }

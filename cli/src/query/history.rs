@@ -831,7 +831,9 @@ mod tests {
         }
     }
 
+    /// A movement of 50.00; a negative `net` beyond it is the fee.
     fn document(version: u64, movement: Movement, net: i64) -> HistoryDocument {
+        let amount = 5_000;
         HistoryDocument {
             event_id: format!("e-{version}"),
             account_id: "acc-1".to_owned(),
@@ -840,8 +842,8 @@ mod tests {
             event_type: "MoneyWithdrawn".to_owned(),
             occurred_at: 1_735_733_046_007,
             currency: "USD".to_owned(),
-            amount_minor: 5_000,
-            fee_minor: 25,
+            amount_minor: amount,
+            fee_minor: if net < 0 { -net - amount } else { 0 },
             net_minor: net,
             balance_after_minor: 94_975,
             counterparty_account_id: Some("acc-2".to_owned()),
@@ -915,7 +917,7 @@ mod tests {
         let page = Page {
             total: 2,
             movements: vec![
-                document(5, Movement::TransferOut, -5_025),
+                document(5, Movement::TransferOut, -5_200),
                 document(4, Movement::Credit, 5_000),
             ],
             next_after: Some(4),
@@ -932,6 +934,8 @@ mod tests {
         assert_eq!(value["next_after"], 4);
         assert_eq!(value["after"], 9);
         assert_eq!(value["movements"][0]["movement"], "TRANSFER_OUT");
-        assert_eq!(value["movements"][0]["net"], "-50.25");
+        assert_eq!(value["movements"][0]["net"], "-52.00");
+        assert_eq!(value["movements"][0]["fee_minor"], 200);
+        assert_eq!(value["movements"][1]["fee_minor"], 0);
     }
 }

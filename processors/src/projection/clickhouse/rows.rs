@@ -382,17 +382,17 @@ mod tests {
     fn a_withdrawal_takes_amount_and_fee_from_the_balance() {
         let event = Projected::from_event(sourced(MoneyWithdrawn {
             metadata: meta(2),
-            amount_minor: 10_00,
+            amount_minor: 1_500_00,
             currency: "EUR".to_owned(),
-            fee_minor: 50,
-            balance_after_minor: 89_50,
+            fee_minor: 5_00,
+            balance_after_minor: 495_00,
             reference: Some("rent".to_owned()),
             channel: Channel::Atm,
         }))
         .unwrap();
         assert_eq!(
             (event.event_type, event.balance_delta_minor, event.channel),
-            ("MoneyWithdrawn", -10_50, "ATM")
+            ("MoneyWithdrawn", -1_505_00, "ATM")
         );
         assert_eq!(
             (
@@ -413,7 +413,7 @@ mod tests {
             to_account_id: "acc-2".to_owned(),
             amount_minor: 5_00,
             currency: "EUR".to_owned(),
-            fee_minor: 20,
+            fee_minor: 2_00,
             balance_after_minor: 100_00,
             reason_code: "ACCOUNT_NOT_FOUND".to_owned(),
             reason: "no such account".to_owned(),
@@ -424,7 +424,7 @@ mod tests {
                 event.balance_delta_minor,
                 event.counterparty_account_id.as_str()
             ),
-            (5_20, "acc-2")
+            (7_00, "acc-2")
         );
     }
 

@@ -363,10 +363,10 @@ mod tests {
     fn a_withdrawal_is_a_debit_of_amount_and_fee_with_its_channel() {
         let doc = document(MoneyWithdrawn {
             metadata: meta(3),
-            amount_minor: 10_00,
+            amount_minor: 1_500_00,
             currency: "EUR".to_owned(),
-            fee_minor: 50,
-            balance_after_minor: 94_50,
+            fee_minor: 5_00,
+            balance_after_minor: 495_00,
             reference: Some(String::new()),
             channel: Channel::Atm,
         })
@@ -374,7 +374,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (doc.movement, doc.amount_minor, doc.fee_minor, doc.net_minor),
-            (Movement::Debit, 10_00, 50, -10_50)
+            (Movement::Debit, 1_500_00, 5_00, -1_505_00)
         );
         assert_eq!(doc.channel.as_deref(), Some("ATM"));
         assert_eq!(doc.reference, None, "an empty reference is none");
@@ -388,8 +388,8 @@ mod tests {
             to_account_id: "acc-2".to_owned(),
             amount_minor: 20_00,
             currency: "EUR".to_owned(),
-            fee_minor: 25,
-            balance_after_minor: 74_25,
+            fee_minor: 2_00,
+            balance_after_minor: 473_00,
             reference: Some("rent".to_owned()),
         })
         .unwrap()
@@ -400,7 +400,7 @@ mod tests {
                 out.net_minor,
                 out.counterparty_account_id.as_deref()
             ),
-            (Movement::TransferOut, -20_25, Some("acc-2"))
+            (Movement::TransferOut, -22_00, Some("acc-2"))
         );
         assert_eq!(out.transfer_id.as_deref(), Some("t-1"));
         let incoming = document(TransferCredited {
@@ -432,8 +432,8 @@ mod tests {
             to_account_id: "acc-9".to_owned(),
             amount_minor: 20_00,
             currency: "EUR".to_owned(),
-            fee_minor: 25,
-            balance_after_minor: 94_50,
+            fee_minor: 2_00,
+            balance_after_minor: 495_00,
             reason_code: "ACCOUNT_NOT_FOUND".to_owned(),
             reason: "no such account".to_owned(),
         })
@@ -441,7 +441,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (doc.movement, doc.event_type.as_str(), doc.net_minor),
-            (Movement::Credit, "TransferRefunded", 20_25)
+            (Movement::Credit, "TransferRefunded", 22_00)
         );
         assert_eq!(
             (
