@@ -13,16 +13,16 @@
 //! `--after 42` is `search_after: [42]`, stable while documents arrive.
 //!
 //! `--min-version V` waits, with backoff, until the write with version V is
-//! reflected in the index. Not every version has a document (an opening without
-//! a deposit and a close move no money), so it is reflected when either
+//! reflected in the index. Every version has a document but a close (an opening
+//! always deposits at least 100.00; a close moves no money), so it is reflected
+//! when either
 //!
 //! 1. a document of the account with a version ≥ V answers a search, or
 //! 2. the projection's checkpoints (those of the index behind the alias) have
 //!    reached the log's end as it was when the wait started — every event in
-//!    the log then has been written, or found to move no money — and V is at
-//!    most one above the account's last movement: only a first version (an
-//!    opening without a deposit) or the version right after the last movement
-//!    (the close) can lack a document.
+//!    the log then has been written, or found to move no money — and V is the
+//!    version right after the account's last movement: the close, the only
+//!    version that can lack a document.
 //!
 //! The second rule counts on V being in the log when the query starts, as it
 //! is when V comes from `produce --wait`, which prints it once the event is
@@ -414,8 +414,8 @@ pub enum Waited {
     /// A document with the version or a later one answers.
     Found,
     /// No document has it, but the projection has written everything the log
-    /// held when the wait started: the version moved no money (or does not
-    /// exist).
+    /// held when the wait started: the version is the one after the account's
+    /// last movement, which moves no money (the close), or does not exist.
     Covered,
     /// The time ran out; how far behind the projection was, in words.
     TimedOut { lag: String },
@@ -466,9 +466,7 @@ pub async fn wait_for(
             if reader.has_version(account, version).await? {
                 return Ok(Waited::Found);
             }
-            // Only a first version (opened without a deposit) or the one right
-            // after the last movement (the close) can lack a document.
-            if version <= reader.last_version(account).await? + 1 {
+            if may_lack_a_document(version, reader.last_version(account).await?) {
                 return Ok(Waited::Covered);
             }
         }
@@ -496,6 +494,14 @@ pub async fn wait_for(
         }
         tokio::time::sleep(pauses.next().min(left)).await;
     }
+}
+
+/// Whether `version` may have no document when the account's last movement is at
+/// version `last` (0: none): only the version right after it, the close, moves no
+/// money. An account without movements has not been opened (every opening
+/// deposits).
+fn may_lack_a_document(version: u64, last: u64) -> bool {
+    last > 0 && version == last + 1
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -550,7 +556,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 note = Some(format!(
                     "version {version} of {} has no movement: every event the log held when \
                      the query started is in the history, and none of them moved money at that \
-                     version (an opening without a deposit, a close; or no such version)",
+                     version (a close, or no such version)",
                     args.account
                 ));
             }
@@ -857,6 +863,14 @@ mod tests {
             source_partition: 0,
             source_offset: 7,
         }
+    }
+
+    #[test]
+    fn only_the_version_after_the_last_movement_may_lack_a_document() {
+        assert!(may_lack_a_document(5, 4), "the close");
+        assert!(!may_lack_a_document(4, 4), "a movement has its document");
+        assert!(!may_lack_a_document(6, 4), "past the close");
+        assert!(!may_lack_a_document(1, 0), "an opening is a movement");
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //!
 //! | event | movement | net (signed change of the balance) | counterparty |
 //! |---|---|---|---|
-//! | `AccountOpened` with an initial deposit | `CREDIT` | + initial deposit | — |
+//! | `AccountOpened` | `CREDIT` | + initial deposit (at least 100.00) | — |
 //! | `MoneyDeposited` | `CREDIT` | + amount | — |
 //! | `MoneyWithdrawn` | `DEBIT` | − (amount + fee) | — |
 //! | `TransferDebited` | `TRANSFER_OUT` | − (amount + fee) | the receiving account |
 //! | `TransferCredited` | `TRANSFER_IN` | + amount | the sending account |
 //! | `TransferRefunded` | `CREDIT` | + (amount + fee): the failed transfer comes back, fee included | the account that could not take it |
-//! | `AccountOpened` without a deposit, `AccountClosed` | no document: no money moved | | |
+//! | `AccountClosed` | no document: no money moved | | |
 //!
 //! Rejected commands never reach the log, so they have no document either.
 //! Every document carries the balance after it, so an account's history reads
@@ -156,7 +156,7 @@ impl HistoryDocument {
             reason: None,
         };
         let (moved, metadata) = match event {
-            EventRecord::AccountOpened(e) if e.initial_deposit_minor != 0 => (
+            EventRecord::AccountOpened(e) => (
                 moved(
                     Movement::Credit,
                     "AccountOpened",
@@ -168,7 +168,7 @@ impl HistoryDocument {
                 ),
                 e.metadata,
             ),
-            EventRecord::AccountOpened(_) | EventRecord::AccountClosed(_) => return Ok(None),
+            EventRecord::AccountClosed(_) => return Ok(None),
             EventRecord::MoneyDeposited(e) => (
                 Moved {
                     reference: reference(e.reference),
@@ -322,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn the_opening_deposit_is_a_credit_and_an_empty_opening_is_nothing() {
+    fn the_opening_deposit_is_a_credit() {
         let doc = document(opened(100_00)).unwrap().unwrap();
         assert_eq!(
             (doc.movement, doc.event_type.as_str(), doc.amount_minor),
@@ -333,7 +333,6 @@ mod tests {
             (doc.event_id.as_str(), doc.version, doc.currency.as_str()),
             ("e1", 1, "EUR")
         );
-        assert_eq!(document(opened(0)).unwrap(), None);
     }
 
     #[test]
@@ -494,7 +493,7 @@ mod tests {
 
     #[test]
     fn documents_serialize_without_absent_fields_and_with_upper_case_movements() {
-        let doc = document(opened(1_00)).unwrap().unwrap();
+        let doc = document(opened(100_00)).unwrap().unwrap();
         let json = serde_json::to_value(&doc).unwrap();
         assert_eq!(json["movement"], "CREDIT");
         assert_eq!(json["occurred_at"], 1_700_000_000_123_i64);
