@@ -47,9 +47,8 @@
 //!    `VERSION_CONFLICT`. An account not opened yet is at version 0, so
 //!    `OpenAccount` with `Some(0)` means "must not exist yet".
 //! 4. **Status**: a closed account answers `ACCOUNT_CLOSED` to everything except
-//!    `RefundTransfer`. No event makes an account inactive yet, so
-//!    `ACCOUNT_INACTIVE` is in [`Rejection`] (the codes map one to one) but no rule
-//!    returns it.
+//!    `RefundTransfer`, `OpenAccount` (`ACCOUNT_ALREADY_EXISTS`, whatever the
+//!    status) and a command for a transfer it already took part in (no events).
 //!
 //! Money arithmetic is checked: a sum that would overflow `i64` is
 //! `INVALID_AMOUNT`, never a panic. A refund must never be rejected, so deposits

@@ -26,11 +26,6 @@ pub enum Rejection {
     #[error("account {0} is closed")]
     AccountClosed(AccountId),
 
-    /// The account is not active. No event makes an account inactive yet, so no
-    /// decision returns this; it exists because the code is part of the contract.
-    #[error("account {0} is not active")]
-    AccountInactive(AccountId),
-
     /// The owner already has the maximum number of open accounts. Close one first.
     #[error("owner {owner_id} already has {open} open accounts; the limit is {limit}")]
     OwnerAccountLimit {
@@ -89,7 +84,6 @@ impl Rejection {
             Self::AccountNotFound(_) => "ACCOUNT_NOT_FOUND",
             Self::AccountAlreadyExists(_) => "ACCOUNT_ALREADY_EXISTS",
             Self::AccountClosed(_) => "ACCOUNT_CLOSED",
-            Self::AccountInactive(_) => "ACCOUNT_INACTIVE",
             Self::OwnerAccountLimit { .. } => "OWNER_ACCOUNT_LIMIT",
             Self::InitialDepositTooLow { .. } => "INITIAL_DEPOSIT_TOO_LOW",
             Self::InvalidAmount { .. } => "INVALID_AMOUNT",

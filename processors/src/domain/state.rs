@@ -124,10 +124,6 @@ impl Account {
 }
 
 /// Whether an account accepts commands.
-///
-/// There is no `Inactive`: no command or event makes an account inactive yet.
-/// When one does (a freeze, say), it becomes a status here and decisions answer
-/// [`Rejection::AccountInactive`](super::Rejection::AccountInactive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AccountStatus {
     /// Accepts every command the rules allow.

@@ -11,7 +11,6 @@ fn one_of_each() -> Vec<Rejection> {
         Rejection::AccountNotFound(account_id(ACCOUNT)),
         Rejection::AccountAlreadyExists(account_id(ACCOUNT)),
         Rejection::AccountClosed(account_id(ACCOUNT)),
-        Rejection::AccountInactive(account_id(ACCOUNT)),
         Rejection::OwnerAccountLimit {
             owner_id: OwnerId::new(OWNER),
             open: 5,
@@ -45,7 +44,6 @@ fn one_of_each() -> Vec<Rejection> {
             Rejection::AccountNotFound(_)
             | Rejection::AccountAlreadyExists(_)
             | Rejection::AccountClosed(_)
-            | Rejection::AccountInactive(_)
             | Rejection::OwnerAccountLimit { .. }
             | Rejection::InitialDepositTooLow { .. }
             | Rejection::InvalidAmount { .. }
