@@ -4,8 +4,10 @@
 
 use super::{AccountId, Currency, OwnerId};
 
-/// Why a command was rejected. One variant per reason code in `schemas/README.md`;
-/// [`code`](Self::code) is the `reason_code`, `to_string()` the `message`.
+/// Why a command was rejected. One variant per reason code in `schemas/README.md`
+/// but the two the processor answers before any decision (`WRONG_PARTITION`,
+/// `FIELD_TOO_LONG`); [`code`](Self::code) is the `reason_code`, `to_string()`
+/// the `message`.
 ///
 /// Every variant is handled the same way by the processor: publish
 /// `CommandRejected`, write no event, move on. The per-variant docs say what the

@@ -1,4 +1,5 @@
-//! Rejections map one to one onto the reason codes of the wire contract.
+//! Rejections map one to one onto the reason codes of the wire contract, but for
+//! the two the processor answers before any decision.
 
 use std::collections::BTreeSet;
 
@@ -57,14 +58,28 @@ fn one_of_each() -> Vec<Rejection> {
     all
 }
 
-/// The codes in the "Rejection reason codes" table of `schemas/README.md`.
-fn contract_codes() -> BTreeSet<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/README.md");
-    let readme = std::fs::read_to_string(path).expect("schemas/README.md is readable");
-    let table = readme
-        .split("## Rejection reason codes")
+/// The codes the processor answers before any decision (README, "Business
+/// rules"): the domain never sees those commands, so they have no variant.
+const REFUSED_BEFORE_DECIDING: [&str; 2] = ["WRONG_PARTITION", "FIELD_TOO_LONG"];
+
+/// The text of `file` (from the workspace root) under the heading `heading`, up
+/// to the next heading of the same level.
+fn section(file: &str, heading: &str) -> String {
+    let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let level = heading.split(' ').next().unwrap_or_default();
+    let body = text
+        .split(&format!("\n{heading}\n"))
         .nth(1)
-        .expect("the README has a reason-code section");
+        .unwrap_or_else(|| panic!("{file} has no section {heading:?}"));
+    body.split(&format!("\n{level} "))
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The codes in the first column of a reason-code table.
+fn codes(table: &str) -> BTreeSet<String> {
     table
         .lines()
         .filter_map(|line| line.strip_prefix("| `"))
@@ -77,7 +92,23 @@ fn contract_codes() -> BTreeSet<String> {
 fn the_codes_are_exactly_those_of_the_wire_contract() {
     let ours: BTreeSet<String> = one_of_each().iter().map(|r| r.code().to_owned()).collect();
     assert_eq!(ours.len(), one_of_each().len(), "two variants share a code");
-    assert_eq!(ours, contract_codes());
+    let contract = codes(&section("schemas/README.md", "## Rejection reason codes"));
+    let refused = REFUSED_BEFORE_DECIDING.map(str::to_owned).into();
+    assert_eq!(ours, &contract - &refused);
+    assert!(contract.is_superset(&refused), "{contract:?}");
+}
+
+#[test]
+fn the_readme_lists_the_same_codes_as_the_wire_contract() {
+    let rules = section("README.md", "## Business rules");
+    let readme = codes(
+        rules
+            .split("\n### Reason codes\n")
+            .nth(1)
+            .expect("README, \"Business rules\", has a \"Reason codes\" table"),
+    );
+    let contract = codes(&section("schemas/README.md", "## Rejection reason codes"));
+    assert_eq!(readme, contract);
 }
 
 #[test]
