@@ -7,6 +7,7 @@
 //! zero amounts included, is the processor's to decide and comes back as a
 //! rejection with its reason.
 
+use ledgerstream_schemas::limits::MAX_ACCOUNT_ID_BYTES;
 use ledgerstream_schemas::records::CommandRecord;
 
 /// A command the processor would not answer; nothing was sent.
@@ -30,6 +31,15 @@ pub fn check(command: &CommandRecord) -> Result<(), InvalidCommand> {
         let f = Fields { record };
         f.uuid("command_id", command_id)?;
         f.non_empty("account_id", account_id)?;
+        if account_id.len() > MAX_ACCOUNT_ID_BYTES {
+            return Err(f.invalid(
+                "account_id",
+                format!(
+                    "is {} bytes long; the limit is {MAX_ACCOUNT_ID_BYTES}",
+                    account_id.len()
+                ),
+            ));
+        }
         if let Some(version) = expected_version.filter(|v| *v < 0) {
             return Err(f.invalid(
                 "expected_version",
@@ -184,6 +194,11 @@ mod tests {
     fn what_the_processor_would_dead_letter_is_refused() {
         let field = |command: CommandRecord| check(&command).map_err(|e| e.field);
         assert_eq!(field(commands::deposit("", 1, "EUR")), Err("account_id"));
+        assert_eq!(
+            field(commands::deposit(&"a".repeat(129), 1, "EUR")),
+            Err("account_id")
+        );
+        assert_eq!(field(commands::deposit(&"a".repeat(128), 1, "EUR")), Ok(()));
         assert_eq!(field(commands::deposit("a", 1, "eur")), Err("currency"));
         assert_eq!(field(commands::deposit("a", 1, "EURO")), Err("currency"));
         assert_eq!(

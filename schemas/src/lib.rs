@@ -17,6 +17,7 @@ pub mod client;
 pub mod codec;
 pub mod compat;
 pub mod gate;
+pub mod limits;
 pub mod records;
 pub mod registry;
 pub mod topics;

@@ -39,8 +39,9 @@
 //! first one that fails is the answer:
 //!
 //! 1. **Repeated command id**: a command id in the account's idempotency window
-//!    was already applied; the answer is no events, and
-//!    [`AccountState::outcome_of`] gives the version it left the account at.
+//!    was decided before; the answer is no events, and
+//!    [`AccountState::outcome_of`] gives its first outcome — the version it left
+//!    the account at, or the rejection it got.
 //! 2. **Existence**: any command but `OpenAccount` on an account never opened is
 //!    `ACCOUNT_NOT_FOUND`.
 //! 3. **`expected_version`**: when set and not the account's version,
@@ -68,9 +69,12 @@
 //! # Idempotency
 //!
 //! The state remembers the last N command ids that produced events, each with the
-//! version it left the account at; N is given to [`AccountState::new`]. The window
-//! is rebuilt by replaying the events, since every event names its command. A
-//! rejected command leaves nothing behind, so repeating it decides it again.
+//! version it left the account at, and the last N it rejected, each with the
+//! reason ([`AccountState::reject`]); N is given to [`AccountState::new`]. A command
+//! id therefore has one outcome: sent again, a rejected command is rejected again
+//! with the same reason even if it would pass now. The applied window is rebuilt by
+//! replaying the events, since every event names its command; the rejected one by
+//! replaying the rejections, which the processor reads back from its results.
 //!
 //! Transfers are also idempotent by transfer id, independently of the window: an
 //! account debits, credits or refunds a given transfer at most once, and a later
@@ -171,7 +175,7 @@ pub use event::{
     MoneyWithdrawn, TransferCredited, TransferDebited, TransferRefunded,
 };
 pub use evolve::evolve;
-pub use idempotency::RecentCommands;
+pub use idempotency::{Outcome, RecentCommands, Refusal};
 pub use ids::{AccountId, CommandId, EventId, OwnerId, TransferId};
 pub use money::Currency;
 pub use owner::{OwnerSnapshot, OwnerState, evolve_owner};

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    AccountEvent, AccountId, AccountType, CommandId, Currency, OwnerId, RecentCommands, TransferId,
+    AccountEvent, AccountId, AccountType, CommandId, Currency, Outcome, OwnerId, RecentCommands,
+    Refusal, Rejection, TransferId,
 };
 
 /// How many recent command ids an account remembers when nothing else is said.
@@ -56,10 +57,27 @@ impl AccountState {
         &self.recent
     }
 
-    /// The version an earlier command with this id left the account at, if it is
-    /// still in the window: what the processor reports when a command repeats.
-    pub fn outcome_of(&self, command: CommandId) -> Option<u64> {
+    /// What an earlier command with this id came to, if it is still in a window:
+    /// what the processor answers when a command repeats.
+    pub fn outcome_of(&self, command: CommandId) -> Option<Outcome> {
         self.recent.outcome(command)
+    }
+
+    /// Remembers that `command` was rejected for `rejection`, so that it is
+    /// answered the same way if it comes again.
+    pub fn reject(&mut self, command: CommandId, rejection: &Rejection) {
+        self.remember_refusal(
+            command,
+            Refusal {
+                code: rejection.code().to_owned(),
+                message: rejection.to_string(),
+            },
+        );
+    }
+
+    /// Remembers a rejection as it was answered (read back from a result).
+    pub fn remember_refusal(&mut self, command: CommandId, refusal: Refusal) {
+        self.recent.record_rejection(command, refusal);
     }
 }
 

@@ -420,8 +420,9 @@ impl When {
         self.given
     }
 
-    /// Asserts that the command was rejected with reason code `code`.
-    pub fn then_error(self, code: &str) {
+    /// Asserts that the command was rejected with reason code `code`, and returns
+    /// the account remembering the rejection, as the processor records it.
+    pub fn then_error(self, code: &str) -> Given {
         match &self.result {
             Err(rejection) => {
                 assert_eq!(rejection.code(), code, "rejection: {rejection}");
@@ -429,6 +430,11 @@ impl When {
                     !rejection.to_string().is_empty(),
                     "a rejection needs a message"
                 );
+                let mut given = self.given;
+                given
+                    .state
+                    .reject(self.command.metadata.command_id, rejection);
+                given
             }
             Ok(events) => panic!("expected rejection {code}, got events {events:#?}"),
         }

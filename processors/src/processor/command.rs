@@ -18,13 +18,20 @@ use super::batch::PendingResult;
 use super::dead_letter::DeadLetter;
 use super::run::{ProcessError, Processor};
 use crate::domain::{
-    AccountCommand, AccountEvent, CommandBody, DecisionContext, Timestamp, decide,
+    AccountCommand, AccountEvent, CommandBody, DecisionContext, Outcome, Rejection, Timestamp,
+    decide,
 };
-use crate::wire;
+use crate::topics::partition_for;
+use crate::wire::{self, limits};
 
 impl Processor {
     /// Handles one command: its decision's records go to the producer now; its
     /// result waits for the batch's close.
+    ///
+    /// Before anything touches state: the record must decode, be keyed by its
+    /// account id, name an account id within its limit, convert to a command, sit
+    /// on the partition its key maps to (`WRONG_PARTITION`), and keep its text
+    /// fields within their limits (`FIELD_TOO_LONG`).
     pub(super) fn handle(&mut self, message: &BorrowedMessage<'_>) -> Result<(), ProcessError> {
         let id = message.partition();
         let offset = message.offset();
@@ -54,10 +61,18 @@ impl Processor {
         if key.as_deref() != Some(record.account_id()) {
             let detail = format!(
                 "the record's key {:?} is not its account_id {:?}: commands are keyed by account id",
-                key.as_deref().unwrap_or("(none)"),
-                record.account_id()
+                prefix(key.as_deref().unwrap_or("(none)")),
+                prefix(record.account_id())
             );
             return self.dead_letter(message, "key-mismatch", detail);
+        }
+        if record.account_id().len() > limits::MAX_ACCOUNT_ID_BYTES {
+            let detail = format!(
+                "account_id is {} bytes long; the limit is {}",
+                record.account_id().len(),
+                limits::MAX_ACCOUNT_ID_BYTES
+            );
+            return self.dead_letter(message, "field-too-long", detail);
         }
         let owners = Arc::clone(&self.owners);
         let command =
@@ -66,36 +81,85 @@ impl Processor {
                 Err(error) => return self.dead_letter(message, error.kind(), error.to_string()),
             };
         let now = Timestamp::from_millis(message.timestamp().to_millis().unwrap_or(0));
-        self.decide(id, command, now)
+        let expected = partition_for(
+            command.metadata.account_id.as_str().as_bytes(),
+            self.command_partitions,
+        );
+        if expected != id {
+            let text = format!(
+                "account {} belongs on partition {expected} of {} (Kafka's murmur2 \
+                 partitioner), not {id}; send commands keyed by account id with it",
+                command.metadata.account_id.as_str(),
+                self.topics.commands
+            );
+            return self.refuse(id, &command, "WRONG_PARTITION", &text, now);
+        }
+        if let Some(text) = limits::too_long(&command) {
+            return self.refuse(id, &command, "FIELD_TOO_LONG", &text, now);
+        }
+        self.decide(message, command, now)
     }
 
-    /// Decides `command` on its account's state in partition `id`.
-    fn decide(
+    /// Answers `command` with a rejection outside the domain's rules, without
+    /// touching any state.
+    fn refuse(
         &mut self,
         id: i32,
+        command: &AccountCommand,
+        code: &str,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<(), ProcessError> {
+        warn!(partition = id, code, message = text, "command refused");
+        self.count(command.body.name(), "rejected");
+        self.metrics.rejections.with_label_values(&[code]).inc();
+        let record = wire::rejected_as(command, code, text, None, now);
+        let key = command.metadata.account_id.as_str().to_owned();
+        self.answer(id, key, record);
+        Ok(())
+    }
+
+    /// Decides `command` on its account's state in the message's partition.
+    fn decide(
+        &mut self,
+        message: &BorrowedMessage<'_>,
         command: AccountCommand,
         now: Timestamp,
     ) -> Result<(), ProcessError> {
+        let id = message.partition();
         let name = command.body.name();
         let account_id = command.metadata.account_id.as_str().to_owned();
         let partition = self.partitions.get_mut(&id).expect("checked by the caller");
         let state = partition.account(&account_id)?;
         let version = state.version();
-        // Applied before, within the idempotency window: its outcome, again.
-        let decision = match state.outcome_of(command.metadata.command_id) {
-            Some(version) => Ok((Vec::new(), version)),
-            None => {
-                decide(state, &command, DecisionContext { now }).map(|events| (events, version))
-            }
-        };
         let current_version = state.account().map(|_| version);
+        // Decided before, within the idempotency window: its first outcome, again.
+        let decision = match state.outcome_of(command.metadata.command_id) {
+            Some(outcome) => Err(outcome),
+            None => match decide(state, &command, DecisionContext { now }) {
+                Ok(events) if events.is_empty() => Err(Outcome::Applied { version }),
+                Ok(events) => Ok(Ok(events)),
+                Err(rejection) => Ok(Err(rejection)),
+            },
+        };
         match decision {
-            Ok((events, version)) if events.is_empty() => {
+            Err(repeated) => {
                 self.count(name, "repeated");
-                let record = wire::accepted(&command, version, 0, id, None, now);
+                let record = match repeated {
+                    Outcome::Applied { version } => {
+                        wire::accepted(&command, version, 0, id, None, now)
+                    }
+                    Outcome::Rejected(refusal) => wire::rejected_as(
+                        &command,
+                        &refusal.code,
+                        &refusal.message,
+                        current_version,
+                        now,
+                    ),
+                };
                 self.answer(id, account_id, record);
             }
-            Ok((events, version)) => {
+            Ok(Ok(events)) => {
                 self.count(name, "accepted");
                 let first_slot = self.write_events(id, &account_id, &events)?;
                 self.batch.results.push(PendingResult::Accepted {
@@ -107,21 +171,60 @@ impl Processor {
                     decided_at: now,
                 });
             }
-            Err(rejection) => {
-                self.count(name, "rejected");
-                self.metrics
-                    .rejections
-                    .with_label_values(&[rejection.code()])
-                    .inc();
-                let record = wire::rejected(&command, &rejection, current_version, now);
-                if matches!(command.body, CommandBody::CreditTransfer(_))
-                    && let Some(refund) = wire::refund_for(&command, &rejection, now)
-                {
-                    self.follow_up(&refund)?;
-                }
-                self.answer(id, account_id, record);
+            Ok(Err(rejection)) => {
+                self.reject(message, command, &rejection, current_version, now)?;
             }
         }
+        Ok(())
+    }
+
+    /// Answers `command` with `rejection` and remembers it, so that the same
+    /// command id is answered the same way if it comes again. A rejected credit is
+    /// refunded to the transfer's source; a rejected refund is an alarm.
+    fn reject(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        command: AccountCommand,
+        rejection: &Rejection,
+        current_version: Option<u64>,
+        now: Timestamp,
+    ) -> Result<(), ProcessError> {
+        let id = message.partition();
+        let name = command.body.name();
+        self.count(name, "rejected");
+        self.metrics
+            .rejections
+            .with_label_values(&[rejection.code()])
+            .inc();
+        let account_id = command.metadata.account_id.as_str().to_owned();
+        let partition = self.partitions.get_mut(&id).expect("checked by the caller");
+        partition.reject(&account_id, command.metadata.command_id, rejection)?;
+        let record = wire::rejected(&command, rejection, current_version, now);
+        match &command.body {
+            CommandBody::CreditTransfer(_) => {
+                if let Some(refund) = wire::refund_for(&command, rejection, now) {
+                    self.follow_up(&refund)?;
+                }
+            }
+            CommandBody::RefundTransfer(refund) => {
+                // The money debited is not back where it came from: never silent.
+                self.metrics.refunds_rejected.inc();
+                let detail = format!(
+                    "the refund of transfer {} ({} {} to account {}) was rejected ({}: {}); \
+                     the debited money is not back: settle it by hand",
+                    refund.transfer_id.0,
+                    refund.amount_minor + refund.fee_minor,
+                    refund.currency,
+                    command.metadata.account_id.as_str(),
+                    rejection.code(),
+                    rejection
+                );
+                tracing::error!(partition = id, transfer = %refund.transfer_id.0, "refund rejected");
+                self.dead_letter(message, "refund-rejected", detail)?;
+            }
+            _ => {}
+        }
+        self.answer(id, account_id, record);
         Ok(())
     }
 
@@ -236,19 +339,31 @@ impl Processor {
             .with_label_values(&[&self.topics.commands, class])
             .inc();
         let slot = self.producer.context().slot();
+        let fitted = letter.letter(message.key(), message.payload());
         let mut record = BaseRecord::with_opaque_to(&self.topics.dead_letters, Box::new(slot))
-            .headers(letter.headers());
+            .headers(fitted.headers);
         if let Some(millis) = message.timestamp().to_millis() {
             record = record.timestamp(millis);
         }
-        if let Some(key) = message.key() {
+        if let Some(key) = fitted.key {
             record = record.key(key);
         }
-        if let Some(payload) = message.payload() {
+        if let Some(payload) = fitted.value {
             record = record.payload(payload);
         }
         self.producer
             .send(record)
             .map_err(|(error, _)| ProcessError::Kafka(error))
+    }
+}
+
+/// At most 64 characters of `text`, for messages that quote what was sent.
+fn prefix(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(64).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
     }
 }

@@ -15,6 +15,7 @@ use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext}
 use tracing::{info, warn};
 
 use super::config::ProcessorConfig;
+use super::dead_letter::MESSAGE_MAX_BYTES;
 
 /// Waits until every record `producer` queued is delivered (or failed) and its
 /// report handled, for at most `timeout`.
@@ -190,6 +191,8 @@ pub fn producer(
         // clients do, so that every producer of commands agrees on the partition.
         .set("partitioner", "murmur2_random")
         .set("message.timeout.ms", message_timeout.to_string())
+        // What dead letters are cut to fit (see dead_letter.rs).
+        .set("message.max.bytes", MESSAGE_MAX_BYTES.to_string())
         .create_with_context(DeliveryTracker::default())
 }
 

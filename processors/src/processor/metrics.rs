@@ -29,6 +29,8 @@ pub struct Metrics {
     pub restore_remaining: IntGaugeVec,
     /// Partitions assigned and ready to process.
     pub ready_partitions: IntGauge,
+    /// Refunds the source account rejected: money debited that is not back.
+    pub refunds_rejected: IntCounter,
     /// Times the processing loop was started again with a new producer, after it
     /// was fenced or a transaction could not be ended.
     pub restarts: IntCounter,
@@ -90,6 +92,10 @@ impl Metrics {
             ready_partitions: metric.int_gauge(
                 "ledgerstream_processor_ready_partitions",
                 "Partitions ready to process",
+            ),
+            refunds_rejected: metric.counter(
+                "ledgerstream_processor_refunds_rejected_total",
+                "Refunds of failed transfers that the source account rejected: money debited that is not back (alert)",
             ),
             restarts: metric.counter(
                 "ledgerstream_processor_restarts_total",

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use crate::domain::{AccountEvent, AccountState};
+use crate::domain::{AccountEvent, AccountState, CommandId, Refusal, Rejection};
 use crate::store::{Checkpoint, PartitionStore, StoreError};
 
 /// A partition whose state has seen every event of its events partition.
@@ -78,6 +78,30 @@ impl Partition {
         let id = event.metadata.account_id.as_str().to_owned();
         self.account(&id)?.apply(event);
         self.dirty.insert(id);
+        Ok(())
+    }
+
+    /// Remembers that `command` was rejected on account `id`.
+    pub fn reject(
+        &mut self,
+        id: &str,
+        command: CommandId,
+        rejection: &Rejection,
+    ) -> Result<(), StoreError> {
+        self.account(id)?.reject(command, rejection);
+        self.dirty.insert(id.to_owned());
+        Ok(())
+    }
+
+    /// Remembers a rejection read back from the results (restore).
+    pub fn remember_refusal(
+        &mut self,
+        id: &str,
+        command: CommandId,
+        refusal: Refusal,
+    ) -> Result<(), StoreError> {
+        self.account(id)?.remember_refusal(command, refusal);
+        self.dirty.insert(id.to_owned());
         Ok(())
     }
 

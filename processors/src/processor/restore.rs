@@ -1,5 +1,7 @@
 //! Restoring a partition before its commands are processed: fold the events
-//! partition from the store's checkpoint to its end. The readers are
+//! partition from the store's checkpoint to its end, and the rejections of the
+//! results partition from its own checkpoint, so that a rejected command id is
+//! answered the same way also after the store was lost. The readers are
 //! `read_committed`, so the state is what the committed log says: records of an
 //! aborted or still open transaction are never folded. Runs a bounded step at a
 //! time from the processing loop, so that other partitions keep going.
@@ -8,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ledgerstream_schemas::records::EventRecord;
+use ledgerstream_schemas::records::{EventRecord, ResultRecord};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
@@ -19,7 +21,7 @@ use super::decoder::Decoder;
 use super::kafka::Reader;
 use super::metrics::Metrics;
 use super::partition::Partition;
-use crate::domain::AccountEvent;
+use crate::domain::{AccountEvent, CommandId, Refusal};
 use crate::store::StoreError;
 use crate::topics::TopicNames;
 
@@ -37,11 +39,15 @@ pub enum RestoreError {
 struct Restoring {
     partition: Partition,
     folded: i64,
+    events_done: bool,
+    results_done: bool,
 }
 
-/// Every partition being restored, read through one assign-only consumer.
+/// Every partition being restored, read through two assign-only consumers, one
+/// per topic, so that an end-of-partition report is never ambiguous.
 pub struct Restorer {
     events: Reader,
+    results: Reader,
     restoring: BTreeMap<i32, Restoring>,
     state_dir: PathBuf,
     window: usize,
@@ -57,9 +63,16 @@ impl std::fmt::Debug for Restorer {
 }
 
 impl Restorer {
-    pub fn new(events: Reader, state_dir: PathBuf, window: usize, topics: TopicNames) -> Self {
+    pub fn new(
+        events: Reader,
+        results: Reader,
+        state_dir: PathBuf,
+        window: usize,
+        topics: TopicNames,
+    ) -> Self {
         Self {
             events,
+            results,
             restoring: BTreeMap::new(),
             state_dir,
             window,
@@ -79,6 +92,7 @@ impl Restorer {
         info!(
             partition = id,
             events_offset = checkpoint.events_offset(),
+            results_offset = checkpoint.results_offset(),
             "restore started"
         );
         self.restoring.insert(
@@ -86,6 +100,8 @@ impl Restorer {
             Restoring {
                 partition,
                 folded: 0,
+                events_done: false,
+                results_done: false,
             },
         );
         self.reassign(id)
@@ -105,21 +121,29 @@ impl Restorer {
             source,
         };
         let mut events = TopicPartitionList::new();
-        for (partition, restoring) in &self.restoring {
-            events
-                .add_partition_offset(
-                    &self.topics.events,
-                    *partition,
-                    Offset::Offset(restoring.partition.events_end),
-                )
-                .map_err(kafka)?;
+        let mut results = TopicPartitionList::new();
+        for (partition, r) in &self.restoring {
+            if !r.events_done {
+                let at = Offset::Offset(r.partition.events_end);
+                events
+                    .add_partition_offset(&self.topics.events, *partition, at)
+                    .map_err(kafka)?;
+            }
+            if !r.results_done {
+                let at = Offset::Offset(r.partition.results_end);
+                results
+                    .add_partition_offset(&self.topics.results, *partition, at)
+                    .map_err(kafka)?;
+            }
         }
-        self.events.assign(&events).map_err(kafka)
+        self.events.assign(&events).map_err(kafka)?;
+        self.results.assign(&results).map_err(kafka)
     }
 
-    /// Reads up to `budget` events; returns the partitions that are now restored.
+    /// Reads up to `budget` events and as many results; returns the partitions
+    /// that are now restored.
     ///
-    /// A partition is restored when its reader reports the partition's end: for a
+    /// A partition is restored when both readers have reported its end: for a
     /// `read_committed` reader, the last stable offset. A partition with nothing
     /// past the checkpoint reports its end as well.
     pub fn step(
@@ -132,18 +156,35 @@ impl Restorer {
         if self.restoring.is_empty() {
             return Ok(Vec::new());
         }
-        let mut done = Vec::new();
+        let mut reassign = false;
         for read in 0..budget {
             let timeout = if read == 0 { wait } else { Duration::ZERO };
             match self.events.poll(timeout) {
                 None => break,
                 Some(Err(KafkaError::PartitionEOF(id))) => {
-                    if self.restoring.contains_key(&id) {
-                        done.push(id);
+                    if let Some(r) = self.restoring.get_mut(&id) {
+                        r.events_done = true;
+                        reassign = true;
                     }
                 }
                 Some(Err(error)) => warn!(%error, "reading account-events back failed; retrying"),
                 Some(Ok(message)) => fold_event(&mut self.restoring, &message, decoder, metrics)?,
+            }
+        }
+        for read in 0..budget {
+            let timeout = if read == 0 { wait } else { Duration::ZERO };
+            match self.results.poll(timeout) {
+                None => break,
+                Some(Err(KafkaError::PartitionEOF(id))) => {
+                    if let Some(r) = self.restoring.get_mut(&id) {
+                        r.results_done = true;
+                        reassign = true;
+                    }
+                }
+                Some(Err(error)) => {
+                    warn!(%error, "reading account-command-results back failed; retrying");
+                }
+                Some(Ok(message)) => fold_rejection(&mut self.restoring, &message, decoder)?,
             }
         }
         for (id, r) in &self.restoring {
@@ -152,6 +193,12 @@ impl Restorer {
                 .with_label_values(&[&id.to_string()])
                 .set(r.folded);
         }
+        let done: Vec<i32> = self
+            .restoring
+            .iter()
+            .filter(|(_, r)| r.events_done && r.results_done)
+            .map(|(id, _)| *id)
+            .collect();
         let mut restored = Vec::new();
         for id in done {
             let Some(mut r) = self.restoring.remove(&id) else {
@@ -164,6 +211,7 @@ impl Restorer {
                 partition = id,
                 folded = r.folded,
                 events_end = r.partition.events_end,
+                results_end = r.partition.results_end,
                 "partition restored"
             );
             metrics
@@ -171,6 +219,14 @@ impl Restorer {
                 .with_label_values(&[&id.to_string()])
                 .set(0);
             restored.push(r.partition);
+            reassign = true;
+        }
+        // The partition only labels an error: the assignment covers every one.
+        let label = restored
+            .first()
+            .map(|p| p.id)
+            .or_else(|| self.restoring.keys().next().copied());
+        if reassign && let Some(id) = label {
             self.reassign(id)?;
         }
         Ok(restored)
@@ -229,4 +285,38 @@ fn fold_event(
         .map_err(|e| RestoreError::Store(id, e))?;
     r.folded += 1;
     Ok(())
+}
+
+/// Remembers a rejection read back from the results partition.
+fn fold_rejection(
+    restoring: &mut BTreeMap<i32, Restoring>,
+    message: &BorrowedMessage<'_>,
+    decoder: &Decoder,
+) -> Result<(), RestoreError> {
+    let id = message.partition();
+    let Some(r) = restoring.get_mut(&id) else {
+        return Ok(());
+    };
+    r.partition.results_end = message.offset() + 1;
+    let Some(payload) = message.payload() else {
+        return Ok(());
+    };
+    let rejected = match decoder.decode::<ResultRecord>(payload) {
+        Ok(ResultRecord::CommandRejected(rejected)) => rejected,
+        Ok(ResultRecord::CommandAccepted(_)) => return Ok(()),
+        Err(error) => {
+            warn!(partition = id, offset = message.offset(), %error, "result cannot be read back; skipped");
+            return Ok(());
+        }
+    };
+    let Ok(command) = uuid::Uuid::parse_str(&rejected.command_id) else {
+        return Ok(());
+    };
+    let refusal = Refusal {
+        code: rejected.reason_code,
+        message: rejected.message,
+    };
+    r.partition
+        .remember_refusal(&rejected.account_id, CommandId(command), refusal)
+        .map_err(|e| RestoreError::Store(id, e))
 }

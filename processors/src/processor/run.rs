@@ -137,6 +137,8 @@ pub struct Processor {
     stop: Arc<AtomicBool>,
     pub(super) encode_buffer: Vec<u8>,
     pub(super) topics: Arc<TopicNames>,
+    /// Partitions of the commands topic: where each account's commands belong.
+    pub(super) command_partitions: i32,
 }
 
 impl std::fmt::Debug for Processor {
@@ -171,6 +173,17 @@ impl Processor {
         };
         let topics = Arc::new(config.topics());
         let consumer = Arc::new(kafka::commands_consumer(&config, context)?);
+        let command_partitions = consumer
+            .fetch_metadata(Some(&topics.commands), config.kafka_timeout())?
+            .topics()
+            .first()
+            .map_or(0, |t| t.partitions().len() as i32);
+        if command_partitions == 0 {
+            return Err(ProcessError::Group(format!(
+                "{} has no partitions; run `ledgerstream topics create`",
+                topics.commands
+            )));
+        }
         consumer.subscribe(&[&topics.commands])?;
         let owners = Arc::new(OwnerView::default());
         owners
@@ -182,6 +195,7 @@ impl Processor {
             )
             .map_err(ProcessError::Kafka)?;
         let restorer = Restorer::new(
+            kafka::reader(&config.brokers)?,
             kafka::reader(&config.brokers)?,
             config.state_dir.clone(),
             config.idempotency_window,
@@ -205,6 +219,7 @@ impl Processor {
             stop,
             encode_buffer: Vec::with_capacity(512),
             topics,
+            command_partitions,
         })
     }
 

@@ -19,7 +19,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use crate::processor::dead_letter::DeadLetter;
+use crate::processor::dead_letter::{DeadLetter, MESSAGE_MAX_BYTES};
 
 /// The first failed delivery since the last check.
 #[derive(Debug, Default)]
@@ -69,6 +69,7 @@ impl DeadLetters {
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
+            .set("message.max.bytes", MESSAGE_MAX_BYTES.to_string())
             .set("message.timeout.ms", timeout.as_millis().to_string())
             .create_with_context(Deliveries::default())?;
         Ok(Self {
@@ -94,14 +95,15 @@ impl DeadLetters {
             class,
             message: detail,
         };
-        let mut record = BaseRecord::to(&self.topic).headers(letter.headers());
+        let fitted = letter.letter(message.key(), message.payload());
+        let mut record = BaseRecord::to(&self.topic).headers(fitted.headers);
         if let Some(millis) = message.timestamp().to_millis() {
             record = record.timestamp(millis);
         }
-        if let Some(key) = message.key() {
+        if let Some(key) = fitted.key {
             record = record.key(key);
         }
-        if let Some(payload) = message.payload() {
+        if let Some(payload) = fitted.value {
             record = record.payload(payload);
         }
         let mut pending = record;

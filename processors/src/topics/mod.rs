@@ -24,10 +24,12 @@
 
 mod admin;
 mod error;
+mod partitioner;
 mod spec;
 mod verify;
 
 pub use admin::{Admin, DEFAULT_TIMEOUT, check, create, delete, inspect};
 pub use error::TopicsError;
+pub use partitioner::{murmur2, partition_for};
 pub use spec::{ConfigSpec, Partitioning, Rule, TopicNames, TopicSpec, TopicsConfig};
 pub use verify::{ActualTopic, Mismatch, Report, TopicRow, TopicStatus, verify};

@@ -65,6 +65,7 @@ mod error;
 mod events;
 mod fields;
 mod follow_up;
+pub mod limits;
 mod results;
 
 #[cfg(test)]

@@ -52,8 +52,9 @@ pub fn rejected(
     )
 }
 
-/// A `CommandRejected` repeating an earlier rejection's code and message (a
-/// `CreditTransfer` that was refused once stays refused).
+/// A `CommandRejected` with `reason_code` and `message` given: a repeated command
+/// answered with its first rejection, or a refusal outside the domain's rules
+/// (`WRONG_PARTITION`, `FIELD_TOO_LONG`).
 pub fn rejected_as(
     command: &AccountCommand,
     reason_code: &str,

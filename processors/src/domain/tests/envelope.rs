@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::domain::testing::*;
 use crate::domain::{
-    AccountState, AccountType, CommandId, DecisionContext, Rejection, Timestamp, decide,
+    AccountState, AccountType, CommandId, DecisionContext, Outcome, Rejection, Timestamp, decide,
 };
 
 fn an_open_account() -> Given {
@@ -118,12 +118,47 @@ fn a_repeated_command_produces_no_new_events() {
 }
 
 #[test]
+fn a_rejected_command_sent_again_is_rejected_again_even_when_it_would_pass() {
+    let overdraft = withdraw(150_00);
+    let after = given([opened(AccountType::Checking, 100_00)])
+        .when(overdraft.clone())
+        .then_error("INSUFFICIENT_FUNDS")
+        .and(deposit(100_00));
+    let Some(Outcome::Rejected(refusal)) = after.state().outcome_of(overdraft.metadata.command_id)
+    else {
+        panic!("the rejection is remembered");
+    };
+    assert_eq!(refusal.code, "INSUFFICIENT_FUNDS");
+    assert!(refusal.message.contains("15000"), "{}", refusal.message);
+    // 200.00 now covers it; the command id has had its answer.
+    let after = after.when(overdraft).then_no_events();
+    assert_eq!(after.state().version(), 2);
+}
+
+#[test]
+fn a_first_outcome_is_never_replaced_by_a_later_one() {
+    let command = deposit(10_00);
+    let mut state = an_open_account().and(command.clone()).state().clone();
+    state.reject(
+        command.metadata.command_id,
+        &Rejection::InvalidAmount {
+            amount_minor: 0,
+            problem: "later",
+        },
+    );
+    assert_eq!(
+        state.outcome_of(command.metadata.command_id),
+        Some(Outcome::Applied { version: 2 })
+    );
+}
+
+#[test]
 fn a_repeated_command_reports_its_earlier_outcome() {
     let command = deposit(10_00);
     let after = an_open_account().and(command.clone()).and(deposit(5_00));
     assert_eq!(
         after.state().outcome_of(command.metadata.command_id),
-        Some(2)
+        Some(Outcome::Applied { version: 2 })
     );
 }
 

@@ -3,7 +3,7 @@
 use ledgerstream_schemas::records::{CommandAccepted, CommandRejected, ResultRecord};
 
 use crate::domain::testing::*;
-use crate::domain::{AccountType, Rejection, Timestamp};
+use crate::domain::{AccountType, Outcome, Rejection, Timestamp};
 use crate::wire::{accepted, rejected};
 
 #[test]
@@ -29,10 +29,10 @@ fn accepted_says_where_the_events_went() {
 fn a_repeat_has_no_events_and_no_offset() {
     let command = deposit(1_00);
     let after = given([opened(AccountType::Checking, 100_00)]).and(command.clone());
-    let version = after
-        .state()
-        .outcome_of(command.metadata.command_id)
-        .expect("in the window");
+    let Some(Outcome::Applied { version }) = after.state().outcome_of(command.metadata.command_id)
+    else {
+        panic!("in the window");
+    };
     let ResultRecord::CommandAccepted(result) = accepted(&command, version, 0, 3, None, NOW) else {
         panic!("expected CommandAccepted");
     };
