@@ -479,6 +479,8 @@ impl Pipeline {
         use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
         let producer: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", &self.broker.address)
+            // Up to the broker's own limit: tests send oversized records on purpose.
+            .set("message.max.bytes", "2000000")
             .create()
             .expect("producer");
         producer

@@ -228,6 +228,8 @@ async fn a_stalled_processor_that_resumes_writes_nothing_visible() {
 
     wait_for(&progress, all * 30 / 100).await;
     wait_for_commits(&zombie, 2).await;
+    // Halfway into the next 3 s batch: its events are in the log by then.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     zombie.pause();
     // What the zombie wrote in its open transaction: in the log, not committed.
     let pending = pipeline
