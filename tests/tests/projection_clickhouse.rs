@@ -168,8 +168,9 @@ fn deposit(account_id: &str, version: i64, amount: i64, after: i64) -> EventReco
     .into()
 }
 
-/// A log no processor would write: garbage, a gap and a duplicate. The garbage is
-/// dead-lettered with its headers, the anomalies counted, the rest projected.
+/// A log no processor would write: garbage (once too large for a dead letter of
+/// its own), a gap and a duplicate. The garbage is dead-lettered with its headers
+/// (the large one truncated), the anomalies counted, the rest projected.
 #[tokio::test(flavor = "multi_thread")]
 async fn undecodable_events_are_dead_lettered_and_anomalies_counted() {
     let pipeline = Pipeline::new(1).await;
@@ -200,6 +201,9 @@ async fn undecodable_events_are_dead_lettered_and_anomalies_counted() {
             &pipeline.codec.encode(event).expect("encode"),
         );
     }
+    let mut large = b"{\"not\":\"avro\",\"padding\":\"".to_vec();
+    large.resize(1_000_005, b'x');
+    pipeline.produce_raw(&topic, 0, "acc-x", &large);
 
     let mut projector = pipeline
         .projector("projector", &set.suffix, &["--batch-millis", "50"])
@@ -245,14 +249,24 @@ async fn undecodable_events_are_dead_lettered_and_anomalies_counted() {
     );
 
     let deadline = Instant::now() + Duration::from_secs(30);
-    let letters = loop {
+    let mut letters = loop {
         let letters = pipeline.read_all(&pipeline.topics.dead_letters);
-        if !letters.is_empty() || Instant::now() > deadline {
+        if letters.len() >= 2 || Instant::now() > deadline {
             break letters;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    assert_eq!(letters.len(), 1, "one dead letter");
+    letters.sort_by_key(|l| l.headers[dlq::OFFSET].parse::<i64>().unwrap_or(-1));
+    assert_eq!(
+        letters.len(),
+        2,
+        "a dead letter for each garbage record, once"
+    );
+    let large = &letters[1];
+    assert_eq!(large.headers[dlq::OFFSET], "5");
+    assert_eq!(large.headers[dlq::TRUNCATED], "true");
+    assert_eq!(large.headers[dlq::ORIGINAL_VALUE_BYTES], "1000005");
+    assert_eq!(large.payload.len(), 64 * 1024);
     let letter = &letters[0];
     assert_eq!(letter.headers[dlq::TOPIC], topic);
     assert_eq!(letter.headers[dlq::OFFSET], "0");
@@ -268,7 +282,7 @@ async fn undecodable_events_are_dead_lettered_and_anomalies_counted() {
         "ledgerstream_projection_version_anomalies_total{kind=\"gap\",projection=\"clickhouse\"} 1",
         "ledgerstream_projection_version_anomalies_total{kind=\"duplicate\",projection=\"clickhouse\"} 1",
         "ledgerstream_dead_letters_total{class=\"bad-magic\",source=\"",
-        "ledgerstream_projection_checkpoint_offset{partition=\"0\",projection=\"clickhouse\"} 5",
+        "ledgerstream_projection_checkpoint_offset{partition=\"0\",projection=\"clickhouse\"} 6",
     ] {
         assert!(metrics.contains(line), "{line} missing:\n{metrics}");
     }
