@@ -673,24 +673,26 @@ fn sourced(partition: i32, offset: i64, event: EventRecord) -> SourcedEvent {
     }
 }
 
-/// One account's life: opened, a deposit, a withdrawal, a transfer, closed.
+/// One account's life as the rules allow it: opened, a deposit, a withdrawal (no
+/// fee from a checking account), a transfer of all that is left but its 2.00 fee,
+/// closed at zero.
 fn some_events(account_id: &str) -> Vec<EventRecord> {
     let transfer = TransferDebited {
         metadata: metadata(account_id, 4),
         transfer_id: "t-1".to_owned(),
         to_account_id: "acc-2".to_owned(),
-        amount_minor: 20_00,
+        amount_minor: 93_00,
         currency: "EUR".to_owned(),
-        fee_minor: 25,
-        balance_after_minor: 74_25,
+        fee_minor: 2_00,
+        balance_after_minor: 0,
         reference: Some("rent for march".to_owned()),
     };
     let withdrawal = MoneyWithdrawn {
         metadata: metadata(account_id, 3),
         amount_minor: 10_00,
         currency: "EUR".to_owned(),
-        fee_minor: 50,
-        balance_after_minor: 94_50,
+        fee_minor: 0,
+        balance_after_minor: 95_00,
         reference: None,
         channel: Channel::Atm,
     };

@@ -11,11 +11,9 @@
 // Amounts in minor units read best grouped as units and cents: 1_000_00 is 1,000.00.
 #![allow(clippy::inconsistent_digit_grouping)]
 
+use ledgerstream_processors::domain::policy::TRANSFER_FEE_MINOR;
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::records::{AccountType, Channel, CommandRecord};
-
-/// The fee a transfer of up to 10,000.00 costs the sender (`policy.rs`).
-const TRANSFER_FEE_MINOR: i64 = 2_00;
 
 /// Relative weights of the four kinds of command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -92,10 +92,10 @@ impl Processor {
                 command.metadata.account_id.as_str(),
                 self.topics.commands
             );
-            return self.refuse(id, &command, "WRONG_PARTITION", &text, now);
+            return self.refuse(id, &command, wire::WRONG_PARTITION, &text, now);
         }
         if let Some(text) = limits::too_long(&command) {
-            return self.refuse(id, &command, "FIELD_TOO_LONG", &text, now);
+            return self.refuse(id, &command, wire::FIELD_TOO_LONG, &text, now);
         }
         self.decide(message, command, now)
     }

@@ -83,10 +83,10 @@ impl WireError {
     /// metric labels.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::NotAUuid { .. } => "NOT_A_UUID",
-            Self::EmptyId { .. } => "EMPTY_ID",
-            Self::NotACurrency { .. } => "NOT_A_CURRENCY",
-            Self::OutOfRange { .. } => "OUT_OF_RANGE",
+            Self::NotAUuid { .. } => "not-a-uuid",
+            Self::EmptyId { .. } => "empty-id",
+            Self::NotACurrency { .. } => "not-a-currency",
+            Self::OutOfRange { .. } => "out-of-range",
         }
     }
 }

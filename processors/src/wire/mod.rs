@@ -74,4 +74,4 @@ mod tests;
 pub use commands::command_from_record;
 pub use error::WireError;
 pub use follow_up::{FollowUp, credit_for, follow_up_id, refund_for};
-pub use results::{accepted, rejected, rejected_as};
+pub use results::{FIELD_TOO_LONG, WRONG_PARTITION, accepted, rejected, rejected_as};

@@ -5,6 +5,11 @@ use ledgerstream_schemas::records::{CommandAccepted, CommandRejected, ResultReco
 use super::fields::wire_version;
 use crate::domain::{AccountCommand, Rejection, Timestamp};
 
+/// The reason code of a command that is not on the partition its key maps to.
+pub const WRONG_PARTITION: &str = "WRONG_PARTITION";
+/// The reason code of a command with a text field over its limit.
+pub const FIELD_TOO_LONG: &str = "FIELD_TOO_LONG";
+
 /// `CommandAccepted`: `command` left the account at `version` with `event_count`
 /// events, the first at `first_event_offset` of `events_partition`.
 ///

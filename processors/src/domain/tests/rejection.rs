@@ -60,7 +60,8 @@ fn one_of_each() -> Vec<Rejection> {
 
 /// The codes the processor answers before any decision (README, "Business
 /// rules"): the domain never sees those commands, so they have no variant.
-const REFUSED_BEFORE_DECIDING: [&str; 2] = ["WRONG_PARTITION", "FIELD_TOO_LONG"];
+const REFUSED_BEFORE_DECIDING: [&str; 2] =
+    [crate::wire::WRONG_PARTITION, crate::wire::FIELD_TOO_LONG];
 
 /// The text of `file` (from the workspace root) under the heading `heading`, up
 /// to the next heading of the same level.

@@ -254,7 +254,7 @@ fn the_error_names_the_record_the_field_and_the_value() {
     let error = from_record(record.into()).expect_err("malformed");
     assert_eq!(error.record(), "DepositMoney");
     assert_eq!(error.field(), "command_id");
-    assert_eq!(error.kind(), "NOT_A_UUID");
+    assert_eq!(error.kind(), "not-a-uuid");
     assert_eq!(
         error.to_string(),
         r#"DepositMoney.command_id: "oops" is not a lower-case hyphenated UUID"#
