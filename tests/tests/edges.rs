@@ -15,6 +15,7 @@ use ledgerstream_schemas::records::{
     AccountType, Channel, CommandRecord, DepositMoney, EventRecord, ResultRecord,
 };
 use ledgerstream_tests::audit;
+use ledgerstream_tests::ledgerstream_bin;
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::Pipeline;
 use rdkafka::ClientConfig;
@@ -256,6 +257,30 @@ async fn a_rejected_command_sent_again_keeps_its_first_answer_also_after_a_lost_
     pipeline.sender.send(&overdraft).await.unwrap();
     let third = wait_results(&pipeline, overdraft.command_id(), 3).await;
     assert_eq!(rejection(&third[2]), first);
+
+    // Rebuilt with `replay state`, which reads only the events: the processor
+    // folds the rejections back from the results when it starts on the new store.
+    let mut processor = _processor;
+    processor.kill();
+    let state_dir = pipeline.state.path().join("p");
+    let output = std::process::Command::new(ledgerstream_bin())
+        .args(["replay", "state", "--force"])
+        .arg(format!("--topic-suffix={}", pipeline.suffix))
+        .arg("--state-dir")
+        .arg(&state_dir)
+        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
+        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "replay state: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _processor = pipeline.processor("p", &[]).await;
+    pipeline.sender.send(&overdraft).await.unwrap();
+    let fourth = wait_results(&pipeline, overdraft.command_id(), 4).await;
+    assert_eq!(rejection(&fourth[3]), first);
 
     let records = pipeline.read_all(&pipeline.topics.events);
     let withdrawn = pipeline

@@ -111,11 +111,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             };
 
             let folder = std::env::temp_dir().join(format!("ledgerstream-bench-state-{id}"));
-            let mut rebuilds = Rebuilds::open(
-                &folder,
-                window,
-                (0..partitions).map(|p| (p, 0, i64::MAX, 0)),
-            )?;
+            let mut rebuilds =
+                Rebuilds::open(&folder, window, (0..partitions).map(|p| (p, 0, i64::MAX)))?;
             let mut offsets = vec![0_i64; partitions as usize];
             let (started, cpu) = (Instant::now(), cpu_time());
             for (partition, _, payload) in &records {

@@ -10,10 +10,10 @@
 //! ```
 //!
 //! The new store's checkpoint is at the end of the events folded, so a
-//! processor's restore folds nothing more. Its results offset is the old store's
-//! (or 0 without one): the restore then reads the results written since, and
-//! repeats the outcome of any command decided but not committed — reading from
-//! further back is harmless, from further on would not be.
+//! processor's restore folds no event again. Its results offset is 0: the
+//! rejections an account remembers come from `account-command-results`, which this
+//! command does not read, so the processor's restore folds them all back from the
+//! start of that topic (its retention, 7 days).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -90,8 +90,6 @@ struct Rebuild {
     done: bool,
     folded: u64,
     unreadable: u64,
-    /// The old store's results offset (0 without one).
-    results_offset: i64,
 }
 
 /// The old store of a partition, locked until the new one is in its place.
@@ -100,9 +98,8 @@ struct Held {
     path: PathBuf,
     exists: bool,
     _lock: Option<File>,
-    /// The old store's checkpoint (0, 0 without one).
+    /// The old store's events offset (0 without one).
     events_offset: i64,
-    results_offset: i64,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -159,7 +156,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.idempotency_window,
         held.iter().map(|old| {
             let (low, high) = marks.get(&old.partition).copied().unwrap_or((0, 0));
-            (old.partition, low, high, old.results_offset)
+            (old.partition, low, high)
         }),
     )?;
 
@@ -235,7 +232,6 @@ fn hold_old_stores(dir: &Path, partitions: &[i32], force: bool) -> anyhow::Resul
                 exists: false,
                 _lock: None,
                 events_offset: 0,
-                results_offset: 0,
             });
             continue;
         }
@@ -278,7 +274,6 @@ fn hold_old_stores(dir: &Path, partitions: &[i32], force: bool) -> anyhow::Resul
             exists: true,
             _lock: Some(lock),
             events_offset: checkpoint.map_or(0, |c| c.events_offset()),
-            results_offset: checkpoint.map_or(0, |c| c.results_offset()),
         });
     }
     Ok(held)
@@ -461,15 +456,15 @@ pub struct Totals {
 }
 
 impl Rebuilds {
-    /// New stores under `staging` for each `(partition, first offset, target,
-    /// results offset)`; accounts remember `window` command ids.
+    /// New stores under `staging` for each `(partition, first offset, target)`;
+    /// accounts remember `window` command ids.
     pub fn open(
         staging: &Path,
         window: usize,
-        partitions: impl IntoIterator<Item = (i32, i64, i64, i64)>,
+        partitions: impl IntoIterator<Item = (i32, i64, i64)>,
     ) -> anyhow::Result<Self> {
         let mut by_partition = BTreeMap::new();
-        for (partition, low, high, results_offset) in partitions {
+        for (partition, low, high) in partitions {
             let store = PartitionStore::open(staging, partition)?;
             by_partition.insert(
                 partition,
@@ -483,7 +478,6 @@ impl Rebuilds {
                     done: high <= low,
                     folded: 0,
                     unreadable: 0,
-                    results_offset,
                 },
             );
         }
@@ -590,7 +584,8 @@ fn finish(mut rebuild: Rebuild) -> anyhow::Result<u64> {
     // Read to the target: what lies between the last record and it is
     // transaction markers or aborted records, which hold no event.
     rebuild.next_offset = rebuild.next_offset.max(rebuild.target);
-    let checkpoint = Checkpoint::new(rebuild.next_offset, rebuild.results_offset)?;
+    // Rejections are folded back from the start of the results by the processor.
+    let checkpoint = Checkpoint::new(rebuild.next_offset, 0)?;
     rebuild
         .store
         .write_batch(std::iter::empty(), checkpoint)
@@ -599,7 +594,6 @@ fn finish(mut rebuild: Rebuild) -> anyhow::Result<u64> {
     info!(
         partition = rebuild.partition,
         events_offset = rebuild.next_offset,
-        results_offset = rebuild.results_offset,
         folded = rebuild.folded,
         accounts,
         "state rebuilt"
