@@ -371,7 +371,7 @@ async fn migrations_apply_once_and_refuse_an_edited_one() {
     );
 }
 
-/// Every query of the README's "Analytics in ClickHouse" runs on this server, on
+/// Every query of docs/clickhouse.md runs on this server, on
 /// a table set written by the sink; the balance check finds nothing to report.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_queries_run() {
@@ -404,12 +404,11 @@ async fn the_readme_queries_run() {
     }
     sink.write(&batch).await.expect("write");
 
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("\n## ")
-        .find(|s| s.starts_with("Analytics in ClickHouse"))
-        .expect("the README has a section \"Analytics in ClickHouse\"");
+    let section = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/clickhouse.md"
+    ))
+    .expect("docs/clickhouse.md");
     let mut queries = Vec::new();
     for block in section.split("```sql\n").skip(1) {
         let sql = block.split("```").next().unwrap_or_default();
@@ -444,7 +443,7 @@ async fn the_readme_queries_run() {
             .expect("query")
             .collect()
             .await
-            .unwrap_or_else(|e| panic!("README query failed: {e}\n{query}"));
+            .unwrap_or_else(|e| panic!("docs/clickhouse.md query failed: {e}\n{query}"));
         if query.contains("WHERE balance_minor != net_minor") {
             assert!(
                 rows.is_empty(),

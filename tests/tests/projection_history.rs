@@ -891,7 +891,7 @@ async fn clickhouse_and_history_run_in_one_process() {
         .expect("drop the tables");
 }
 
-/// One `curl` example of the README: its method, path and body.
+/// One `curl` example of docs/history.md: its method, path and body.
 #[derive(Debug)]
 struct Example {
     method: reqwest::Method,
@@ -899,15 +899,14 @@ struct Example {
     body: Option<Value>,
 }
 
-/// The `curl` examples of the README's section `title` (every command in a `sh`
-/// block; continuation lines joined).
-fn readme_examples(title: &str) -> Vec<Example> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("\n## ")
-        .find(|s| s.starts_with(title))
-        .unwrap_or_else(|| panic!("the README has a section {title:?}"));
+/// The `curl` examples of docs/history.md (every command in a `sh` block;
+/// continuation lines joined).
+fn doc_examples() -> Vec<Example> {
+    let section = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/history.md"
+    ))
+    .expect("docs/history.md");
     let mut examples = Vec::new();
     for block in section.split("```sh\n").skip(1) {
         let block = block.split("```").next().unwrap_or_default();
@@ -940,7 +939,7 @@ fn readme_examples(title: &str) -> Vec<Example> {
     examples
 }
 
-/// Every search of the README's "Transaction history in search" runs on this
+/// Every search of docs/history.md runs on this
 /// server, on documents written by the sink, and finds them.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_queries_run() {
@@ -959,7 +958,7 @@ async fn the_readme_queries_run() {
         .await
         .expect("save a checkpoint");
 
-    let examples = readme_examples("Transaction history in search");
+    let examples = doc_examples();
     let searches: Vec<&Example> = examples
         .iter()
         .filter(|e| e.path.contains("/_search") || e.path.contains("/_count"))
@@ -995,7 +994,7 @@ async fn the_readme_queries_run() {
         let may_be_empty = text.contains("\"from\"") || text.contains("now-");
         assert!(
             found > 0 || may_be_empty,
-            "README example {} found nothing: {answer}",
+            "docs/history.md example {} found nothing: {answer}",
             example.path
         );
     }
