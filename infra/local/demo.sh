@@ -17,7 +17,7 @@ cd "$LS_ROOT"
 seconds=${DEMO_SECONDS:-60}
 rate=${DEMO_RATE:-200}
 
-apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3 python3-venv
+apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3
 say "building ledgerstream ($LS_PROFILE profile)"
 cargo build --quiet --profile "$LS_PROFILE" -p ledgerstream
 bin=$(ledgerstream_bin)
@@ -77,8 +77,7 @@ start() {
 
 section "pipeline"
 start processor 9601 process --state-dir "$LS_HOME/state"
-# osmem-server indexes large bulk requests slowly; 500 documents a request suit it.
-start projector 9602 project clickhouse history --history-bulk-documents 500
+start projector 9602 project clickhouse history
 # The pipeline's own groups: a broker shared with test runs holds many more.
 groups=(--group ledgerstream-processor --group ledgerstream-projection-clickhouse
   --group ledgerstream-projection-history-v1)

@@ -44,6 +44,15 @@ apt_install() {
     "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
 }
 
+# A JDK and Maven, for the services run from Maven Central's jars (the broker,
+# search); Debian's packages only when the commands are missing.
+java_toolchain() {
+  local missing=()
+  command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 pid_file() { printf '%s/%s.pid' "$LS_RUN" "$1"; }
 log_file() { printf '%s/%s.log' "$LS_LOGS" "$1"; }
 

@@ -18,7 +18,7 @@ cd "$LS_ROOT"
 rm -rf "$LS_HOME"
 
 command -v cargo >/dev/null || die "cargo is needed; install Rust from rustup.rs"
-apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3 python3-venv
+apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3
 
 "$here/stack.sh" install
 cargo fmt --all --check || die "the code is not formatted; run: cargo fmt --all"

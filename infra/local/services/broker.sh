@@ -15,17 +15,8 @@ KAFKA_JVM_OPTS=(-Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 
 broker_port() { printf '%s' "$BROKER_PORT"; }
 
-# A JDK (the readiness check is a single-file Java program) and Maven (fetches the
-# jars); Debian's packages only when the commands are missing.
-kafka_toolchain() {
-  local missing=()
-  command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
-  command -v mvn >/dev/null || missing+=(maven)
-  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
-}
-
 broker_install() {
-  kafka_toolchain
+  java_toolchain # the readiness check is a single-file Java program
   # The marker holds the pom it was made from: a changed pom fetches again.
   if [ -f "$KAFKA_LIBS/.installed" ] && cmp -s "$KAFKA_LIBS/.installed" "$LS_ROOT/infra/kafka/pom.xml"; then
     return 0
