@@ -902,11 +902,9 @@ struct Example {
 /// The `curl` examples of docs/history.md (every command in a `sh` block;
 /// continuation lines joined).
 fn doc_examples() -> Vec<Example> {
-    let section = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../docs/history.md"
-    ))
-    .expect("docs/history.md");
+    let section =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/history.md"))
+            .expect("docs/history.md");
     let mut examples = Vec::new();
     for block in section.split("```sh\n").skip(1) {
         let block = block.split("```").next().unwrap_or_default();
