@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use ledgerstream_domain::{self as domain, policy};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::domain::{self, policy};
 use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
 use ledgerstream_processors::projection::clickhouse::{
     ClickHouseConfig, ClickHouseSink, Tables, schema,

@@ -30,7 +30,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main};
-use ledgerstream_processors::domain::{
+use ledgerstream_domain::{
     AccountEvent, AccountId, AccountOpened, AccountState, AccountType, CommandId, Currency,
     EventBody, EventId, EventMetadata, MoneyDeposited, OwnerId, Timestamp, TransferDebited,
     TransferId,

@@ -1,7 +1,6 @@
 //! The command processor (commands in, events out, exactly once) and the
 //! projections that turn `account-events` into read models.
 
-pub mod domain;
 pub mod lag;
 pub mod processor;
 pub mod projection;

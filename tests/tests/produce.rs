@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ledgerstream_processors::domain::OwnerSnapshot;
+use ledgerstream_domain::OwnerSnapshot;
 use ledgerstream_processors::wire::command_from_record;
 use ledgerstream_producers::check::check;
 use ledgerstream_producers::{CommandClient, CommandClientConfig, EventOffsets, Outcome, commands};

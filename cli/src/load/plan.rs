@@ -11,7 +11,7 @@
 // Amounts in minor units read best grouped as units and cents: 1_000_00 is 1,000.00.
 #![allow(clippy::inconsistent_digit_grouping)]
 
-use ledgerstream_processors::domain::policy::TRANSFER_FEE_MINOR;
+use ledgerstream_domain::policy::TRANSFER_FEE_MINOR;
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::records::{AccountType, Channel, CommandRecord};
 

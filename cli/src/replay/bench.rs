@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;

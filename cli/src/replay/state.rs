@@ -23,11 +23,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use ledgerstream_domain::{AccountEvent, AccountState, DEFAULT_IDEMPOTENCY_WINDOW};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::domain::{AccountEvent, AccountState, DEFAULT_IDEMPOTENCY_WINDOW};
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::store::{Checkpoint, PartitionStore, StoreError};
 use ledgerstream_processors::topics::TopicNames;
+use ledgerstream_processors::wire::event_from_record;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -575,7 +576,7 @@ fn decode(decoder: &Decoder, payload: &[u8]) -> Result<AccountEvent, String> {
     let record = decoder
         .decode::<EventRecord>(payload)
         .map_err(|e| e.to_string())?;
-    AccountEvent::try_from(record).map_err(|e| e.to_string())
+    event_from_record(record).map_err(|e| e.to_string())
 }
 
 /// Writes the last states and the checkpoint (synced); the accounts stored.

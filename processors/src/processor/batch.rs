@@ -18,10 +18,11 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::sync::atomic::Ordering;
 use tracing::debug;
 
+use ledgerstream_domain::{AccountCommand, Timestamp};
+
 use super::config::ProcessorConfig;
 use super::kafka::{self, Delivery};
 use super::run::{ProcessError, Processor, transaction_error};
-use crate::domain::{AccountCommand, Timestamp};
 use crate::wire;
 
 /// Account states kept in memory per partition beyond those a batch touched.

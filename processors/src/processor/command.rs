@@ -5,8 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ledgerstream_domain::{
+    AccountCommand, AccountEvent, CommandBody, DecisionContext, Outcome, Rejection, Timestamp,
+    decide,
+};
 use ledgerstream_schemas::codec::ResolveError;
-use ledgerstream_schemas::records::{CommandRecord, EventRecord, RecordUnion, ResultRecord};
+use ledgerstream_schemas::records::{CommandRecord, RecordUnion, ResultRecord};
 use rdkafka::Message;
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
@@ -17,10 +21,6 @@ use tracing::warn;
 use super::batch::PendingResult;
 use super::dead_letter::DeadLetter;
 use super::run::{ProcessError, Processor};
-use crate::domain::{
-    AccountCommand, AccountEvent, CommandBody, DecisionContext, Outcome, Rejection, Timestamp,
-    decide,
-};
 use crate::topics::partition_for;
 use crate::wire::{self, limits};
 
@@ -241,7 +241,7 @@ impl Processor {
         for event in events {
             let partition = self.partitions.get_mut(&id).expect("checked by the caller");
             partition.apply(event)?;
-            let record = EventRecord::from(event);
+            let record = wire::event_to_record(event);
             self.owners.apply(&record);
             let slot = self.produce(&events_topic, Some(id), account_id, &record)?;
             self.batch.event_slots.push((slot, id));

@@ -74,7 +74,7 @@ mod defaults {
         PathBuf::from(".ledgerstream/state")
     }
     pub fn idempotency_window() -> usize {
-        crate::domain::DEFAULT_IDEMPOTENCY_WINDOW
+        ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW
     }
     pub fn listen() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 9601))

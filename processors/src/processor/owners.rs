@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use ledgerstream_domain::OwnerSnapshot;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::consumer::Consumer;
 
@@ -20,8 +21,6 @@ use super::kafka::Reader;
 use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
-
-use crate::domain::OwnerSnapshot;
 
 /// Open accounts per owner.
 #[derive(Debug, Default)]

@@ -3,7 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use crate::domain::{AccountEvent, AccountState, CommandId, Refusal, Rejection};
+use ledgerstream_domain::{AccountEvent, AccountState, CommandId, Refusal, Rejection};
+
 use crate::store::{Checkpoint, PartitionStore, StoreError};
 
 /// A partition whose state has seen every event of its events partition.

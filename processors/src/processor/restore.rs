@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ledgerstream_domain::{CommandId, Refusal};
 use ledgerstream_schemas::records::{EventRecord, ResultRecord};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
@@ -21,9 +22,9 @@ use super::decoder::Decoder;
 use super::kafka::Reader;
 use super::metrics::Metrics;
 use super::partition::Partition;
-use crate::domain::{AccountEvent, CommandId, Refusal};
 use crate::store::StoreError;
 use crate::topics::TopicNames;
+use crate::wire;
 
 /// Why a restore could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -264,7 +265,7 @@ fn fold_event(
         return Ok(());
     };
     let event = match decoder.decode::<EventRecord>(payload) {
-        Ok(record) => AccountEvent::try_from(record).map_err(|e| e.to_string()),
+        Ok(record) => wire::event_from_record(record).map_err(|e| e.to_string()),
         Err(error) => Err(error.to_string()),
     };
     let event = match event {

@@ -17,7 +17,7 @@
 //! valid value (a flipped bit in a balance is just another balance), and the LSM
 //! tree under fjall 2 does not check its table blocks when it reads them.
 
-use crate::domain::AccountState;
+use ledgerstream_domain::AccountState;
 
 use super::Checkpoint;
 
@@ -139,11 +139,12 @@ fn open(bytes: &[u8], format: u8, len: Option<usize>) -> Result<&[u8], CodecErro
 // Amounts in minor units read best grouped as units and cents: 500_00 is 500.00.
 #[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
-    use super::*;
-    use crate::domain::testing::{
+    use ledgerstream_domain::testing::{
         OTHER_ACCOUNT, debited, deposited, given_with_window, opened, transfer,
     };
-    use crate::domain::{AccountType, TransferLeg};
+    use ledgerstream_domain::{AccountType, TransferLeg};
+
+    use super::*;
 
     /// An account with a bit of everything: a transfer, and a window with one
     /// command in it (more would make the bytes depend on `HashMap` order).

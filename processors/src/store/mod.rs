@@ -1,6 +1,6 @@
 //! The command processor's state store: one embedded database per assigned
 //! partition of `account-events`, holding each account's folded
-//! [`AccountState`](crate::domain::AccountState)
+//! [`AccountState`](ledgerstream_domain::AccountState)
 //! and the partition's [`Checkpoint`].
 //!
 //! ```text

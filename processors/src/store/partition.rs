@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use fjall::{Batch, Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
-
-use crate::domain::AccountState;
+use ledgerstream_domain::AccountState;
 
 use super::codec::{self, CodecError};
 use super::{Checkpoint, StoreError};
@@ -367,11 +366,11 @@ fn panicked(partition: i32, panic: &Box<dyn Any + Send>) -> StoreError {
 mod tests {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
+    use ledgerstream_domain::AccountType;
+    use ledgerstream_domain::testing::{deposited, given, opened};
     use tempfile::TempDir;
 
     use super::*;
-    use crate::domain::AccountType;
-    use crate::domain::testing::{deposited, given, opened};
 
     const P: i32 = 3;
 

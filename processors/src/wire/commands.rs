@@ -1,14 +1,14 @@
 //! `account-commands` records to and from [`AccountCommand`].
 
-use ledgerstream_schemas::records::{self as wire, CommandRecord};
-
-use super::WireError;
-use super::fields::{Fields, wire_version};
-use crate::domain::{
+use ledgerstream_domain::{
     AccountCommand, AccountType, Channel, CloseAccount, CommandBody, CommandId, CommandMetadata,
     CreditTransfer, DebitTransfer, DepositMoney, OpenAccount, OwnerId, OwnerSnapshot,
     RefundTransfer, Timestamp, TransferId, WithdrawMoney,
 };
+use ledgerstream_schemas::records::{self as wire, CommandRecord};
+
+use super::WireError;
+use super::fields::{Fields, wire_version};
 
 /// The domain command a record asks for, or why the record is a dead letter.
 ///
@@ -34,7 +34,7 @@ pub fn command_from_record(
             let owner = owner(&owner_id);
             let body = CommandBody::OpenAccount(OpenAccount {
                 owner_id,
-                account_type: c.account_type.into(),
+                account_type: account_type_from_wire(c.account_type),
                 initial_deposit_minor: c.initial_deposit_minor,
                 currency,
                 owner,
@@ -58,7 +58,7 @@ pub fn command_from_record(
                 amount_minor: c.amount_minor,
                 currency: f.currency("currency", c.currency)?,
                 reference: c.reference,
-                channel: c.channel.into(),
+                channel: channel_from_wire(c.channel),
             });
             (metadata, body)
         }
@@ -115,61 +115,59 @@ pub fn command_from_record(
 ///
 /// `OpenAccount`'s owner snapshot is not on the wire and is left behind: the
 /// processor that decides the command looks it up again.
-impl From<&AccountCommand> for CommandRecord {
-    fn from(command: &AccountCommand) -> Self {
-        let m = &command.metadata;
-        match &command.body {
-            CommandBody::OpenAccount(c) => with_head!(wire::OpenAccount, m, {
-                owner_id: c.owner_id.as_str().to_owned(),
-                account_type: c.account_type.into(),
-                initial_deposit_minor: c.initial_deposit_minor,
-                currency: c.currency.as_str().to_owned(),
-            })
-            .into(),
-            CommandBody::DepositMoney(c) => with_head!(wire::DepositMoney, m, {
-                amount_minor: c.amount_minor,
-                currency: c.currency.as_str().to_owned(),
-                reference: c.reference.clone(),
-            })
-            .into(),
-            CommandBody::WithdrawMoney(c) => with_head!(wire::WithdrawMoney, m, {
-                amount_minor: c.amount_minor,
-                currency: c.currency.as_str().to_owned(),
-                reference: c.reference.clone(),
-                channel: c.channel.into(),
-            })
-            .into(),
-            CommandBody::DebitTransfer(c) => with_head!(wire::DebitTransfer, m, {
-                transfer_id: c.transfer_id.to_string(),
-                to_account_id: c.to_account_id.as_str().to_owned(),
-                amount_minor: c.amount_minor,
-                currency: c.currency.as_str().to_owned(),
-                reference: c.reference.clone(),
-            })
-            .into(),
-            CommandBody::CreditTransfer(c) => with_head!(wire::CreditTransfer, m, {
-                transfer_id: c.transfer_id.to_string(),
-                from_account_id: c.from_account_id.as_str().to_owned(),
-                amount_minor: c.amount_minor,
-                currency: c.currency.as_str().to_owned(),
-                reference: c.reference.clone(),
-            })
-            .into(),
-            CommandBody::RefundTransfer(c) => with_head!(wire::RefundTransfer, m, {
-                transfer_id: c.transfer_id.to_string(),
-                to_account_id: c.to_account_id.as_str().to_owned(),
-                amount_minor: c.amount_minor,
-                currency: c.currency.as_str().to_owned(),
-                fee_minor: c.fee_minor,
-                reason_code: c.reason_code.clone(),
-                reason: c.reason.clone(),
-            })
-            .into(),
-            CommandBody::CloseAccount(c) => with_head!(wire::CloseAccount, m, {
-                reason: c.reason.clone(),
-            })
-            .into(),
-        }
+pub fn command_to_record(command: &AccountCommand) -> CommandRecord {
+    let m = &command.metadata;
+    match &command.body {
+        CommandBody::OpenAccount(c) => with_head!(wire::OpenAccount, m, {
+            owner_id: c.owner_id.as_str().to_owned(),
+            account_type: account_type_to_wire(c.account_type),
+            initial_deposit_minor: c.initial_deposit_minor,
+            currency: c.currency.as_str().to_owned(),
+        })
+        .into(),
+        CommandBody::DepositMoney(c) => with_head!(wire::DepositMoney, m, {
+            amount_minor: c.amount_minor,
+            currency: c.currency.as_str().to_owned(),
+            reference: c.reference.clone(),
+        })
+        .into(),
+        CommandBody::WithdrawMoney(c) => with_head!(wire::WithdrawMoney, m, {
+            amount_minor: c.amount_minor,
+            currency: c.currency.as_str().to_owned(),
+            reference: c.reference.clone(),
+            channel: channel_to_wire(c.channel),
+        })
+        .into(),
+        CommandBody::DebitTransfer(c) => with_head!(wire::DebitTransfer, m, {
+            transfer_id: c.transfer_id.to_string(),
+            to_account_id: c.to_account_id.as_str().to_owned(),
+            amount_minor: c.amount_minor,
+            currency: c.currency.as_str().to_owned(),
+            reference: c.reference.clone(),
+        })
+        .into(),
+        CommandBody::CreditTransfer(c) => with_head!(wire::CreditTransfer, m, {
+            transfer_id: c.transfer_id.to_string(),
+            from_account_id: c.from_account_id.as_str().to_owned(),
+            amount_minor: c.amount_minor,
+            currency: c.currency.as_str().to_owned(),
+            reference: c.reference.clone(),
+        })
+        .into(),
+        CommandBody::RefundTransfer(c) => with_head!(wire::RefundTransfer, m, {
+            transfer_id: c.transfer_id.to_string(),
+            to_account_id: c.to_account_id.as_str().to_owned(),
+            amount_minor: c.amount_minor,
+            currency: c.currency.as_str().to_owned(),
+            fee_minor: c.fee_minor,
+            reason_code: c.reason_code.clone(),
+            reason: c.reason.clone(),
+        })
+        .into(),
+        CommandBody::CloseAccount(c) => with_head!(wire::CloseAccount, m, {
+            reason: c.reason.clone(),
+        })
+        .into(),
     }
 }
 
@@ -231,48 +229,40 @@ macro_rules! with_head {
 }
 use with_head;
 
-impl From<wire::AccountType> for AccountType {
-    fn from(account_type: wire::AccountType) -> Self {
-        match account_type {
-            wire::AccountType::Checking => Self::Checking,
-            wire::AccountType::Savings => Self::Savings,
-            wire::AccountType::Business => Self::Business,
-            wire::AccountType::Investment => Self::Investment,
-        }
+pub(super) fn account_type_from_wire(account_type: wire::AccountType) -> AccountType {
+    match account_type {
+        wire::AccountType::Checking => AccountType::Checking,
+        wire::AccountType::Savings => AccountType::Savings,
+        wire::AccountType::Business => AccountType::Business,
+        wire::AccountType::Investment => AccountType::Investment,
     }
 }
 
-impl From<AccountType> for wire::AccountType {
-    fn from(account_type: AccountType) -> Self {
-        match account_type {
-            AccountType::Checking => Self::Checking,
-            AccountType::Savings => Self::Savings,
-            AccountType::Business => Self::Business,
-            AccountType::Investment => Self::Investment,
-        }
+pub(super) fn account_type_to_wire(account_type: AccountType) -> wire::AccountType {
+    match account_type {
+        AccountType::Checking => wire::AccountType::Checking,
+        AccountType::Savings => wire::AccountType::Savings,
+        AccountType::Business => wire::AccountType::Business,
+        AccountType::Investment => wire::AccountType::Investment,
     }
 }
 
-impl From<wire::Channel> for Channel {
-    fn from(channel: wire::Channel) -> Self {
-        match channel {
-            wire::Channel::Unknown => Self::Unknown,
-            wire::Channel::Branch => Self::Branch,
-            wire::Channel::Atm => Self::Atm,
-            wire::Channel::Online => Self::Online,
-            wire::Channel::Api => Self::Api,
-        }
+pub(super) fn channel_from_wire(channel: wire::Channel) -> Channel {
+    match channel {
+        wire::Channel::Unknown => Channel::Unknown,
+        wire::Channel::Branch => Channel::Branch,
+        wire::Channel::Atm => Channel::Atm,
+        wire::Channel::Online => Channel::Online,
+        wire::Channel::Api => Channel::Api,
     }
 }
 
-impl From<Channel> for wire::Channel {
-    fn from(channel: Channel) -> Self {
-        match channel {
-            Channel::Unknown => Self::Unknown,
-            Channel::Branch => Self::Branch,
-            Channel::Atm => Self::Atm,
-            Channel::Online => Self::Online,
-            Channel::Api => Self::Api,
-        }
+pub(super) fn channel_to_wire(channel: Channel) -> wire::Channel {
+    match channel {
+        Channel::Unknown => wire::Channel::Unknown,
+        Channel::Branch => wire::Channel::Branch,
+        Channel::Atm => wire::Channel::Atm,
+        Channel::Online => wire::Channel::Online,
+        Channel::Api => wire::Channel::Api,
     }
 }

@@ -1,10 +1,10 @@
 //! Reading single wire fields into domain values, and the few values that need
 //! more than a copy on the way out.
 
+use ledgerstream_domain::{AccountId, Currency, OwnerId};
 use uuid::Uuid;
 
 use super::WireError;
-use crate::domain::{AccountId, Currency, OwnerId};
 
 /// Reads the fields of one record, naming it in every error.
 #[derive(Debug, Clone, Copy)]

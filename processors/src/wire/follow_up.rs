@@ -1,14 +1,15 @@
 //! The commands the processor sends as the transfer's process manager: the credit
 //! leg after a debit, the refund after a rejected credit.
 
-use ledgerstream_schemas::records::CommandRecord;
-use uuid::Uuid;
-
-use crate::domain::policy::transfer_fee;
-use crate::domain::{
+use ledgerstream_domain::policy::transfer_fee;
+use ledgerstream_domain::{
     AccountCommand, AccountEvent, CommandBody, CommandId, CommandMetadata, CreditTransfer,
     EventBody, RefundTransfer, Rejection, Timestamp, TransferId,
 };
+use ledgerstream_schemas::records::CommandRecord;
+use uuid::Uuid;
+
+use super::command_to_record;
 
 /// A command the processor sends on its own for a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,7 +77,7 @@ pub fn credit_for(debited: &AccountEvent) -> Option<CommandRecord> {
             reference: debit.reference.clone(),
         }),
     };
-    Some(CommandRecord::from(&credit))
+    Some(command_to_record(&credit))
 }
 
 /// The `RefundTransfer` that a rejected `credit` calls for, back to the transfer's
@@ -120,5 +121,5 @@ pub fn refund_for(
             reason: rejection.to_string(),
         }),
     };
-    Some(CommandRecord::from(&refund))
+    Some(command_to_record(&refund))
 }

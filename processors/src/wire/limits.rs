@@ -3,9 +3,8 @@
 //! The limits keep every event and result far below Kafka's message size, so that
 //! a record the processor writes is never refused for its size.
 
+use ledgerstream_domain::{AccountCommand, CommandBody};
 pub use ledgerstream_schemas::limits::{MAX_ACCOUNT_ID_BYTES, MAX_ID_BYTES, MAX_TEXT_BYTES};
-
-use crate::domain::{AccountCommand, CommandBody};
 
 /// The first field of `command` over its limit, described for the sender.
 pub fn too_long(command: &AccountCommand) -> Option<String> {
@@ -62,9 +61,10 @@ fn reference(reference: &Option<String>) -> (&'static str, &str, usize) {
 
 #[cfg(test)]
 mod tests {
+    use ledgerstream_domain::testing::*;
+    use ledgerstream_domain::{CommandBody, DepositMoney};
+
     use super::*;
-    use crate::domain::testing::*;
-    use crate::domain::{CommandBody, DepositMoney};
 
     #[test]
     fn a_field_over_its_limit_is_named_with_its_limit() {

@@ -3,12 +3,12 @@
 //! ```text
 //! account-commands ─► CommandRecord ─► command_from_record ─┬─ Err(WireError) ─► dead-letter topic
 //!                                        (+ owner snapshot)  └─ Ok(AccountCommand) ─► decide
-//! decide ─┬─ Ok(events) ─► EventRecord::from ─► account-events
+//! decide ─┬─ Ok(events) ─► event_to_record ─► account-events
 //!         │                 credit_for(TransferDebited) ─► account-commands (target)
 //!         │                 accepted(..) ─► account-command-results
 //!         └─ Err(rejection) ─► rejected(..) ─► account-command-results
 //!                           refund_for(CreditTransfer) ─► account-commands (source)
-//! account-events ─► EventRecord ─► AccountEvent::try_from ─► AccountState (catch-up, restore)
+//! account-events ─► EventRecord ─► event_from_record ─► AccountState (catch-up, restore)
 //! ```
 //!
 //! # Dead letter or rejection
@@ -55,7 +55,7 @@
 //! `CreditTransfer` does not carry the fee that `TransferDebited` took, and the
 //! source refunds only a `RefundTransfer` whose fee matches its debit. The refund's
 //! fee is therefore worked out again from the amount with the transfer fee schedule
-//! ([`policy::transfer_fee`](crate::domain::policy::transfer_fee)). A change to that
+//! ([`policy::transfer_fee`](ledgerstream_domain::policy::transfer_fee)). A change to that
 //! schedule must leave the credits in flight at the time refundable: either add the
 //! fee to `CreditTransfer` (a new schema version) or let the source refund the fee
 //! it recorded.
@@ -71,7 +71,8 @@ mod results;
 #[cfg(test)]
 mod tests;
 
-pub use commands::command_from_record;
+pub use commands::{command_from_record, command_to_record};
 pub use error::WireError;
+pub use events::{event_from_record, event_to_record};
 pub use follow_up::{FollowUp, credit_for, follow_up_id, refund_for};
 pub use results::{FIELD_TOO_LONG, WRONG_PARTITION, accepted, rejected, rejected_as};

@@ -1,9 +1,9 @@
 //! The answer to each command, for `account-command-results`.
 
+use ledgerstream_domain::{AccountCommand, Rejection, Timestamp};
 use ledgerstream_schemas::records::{CommandAccepted, CommandRejected, ResultRecord};
 
 use super::fields::wire_version;
-use crate::domain::{AccountCommand, Rejection, Timestamp};
 
 /// The reason code of a command that is not on the partition its key maps to.
 pub const WRONG_PARTITION: &str = "WRONG_PARTITION";
@@ -14,7 +14,7 @@ pub const FIELD_TOO_LONG: &str = "FIELD_TOO_LONG";
 /// events, the first at `first_event_offset` of `events_partition`.
 ///
 /// A repeated command (no events, `version` from
-/// [`AccountState::outcome_of`](crate::domain::AccountState::outcome_of)) has an
+/// [`AccountState::outcome_of`](ledgerstream_domain::AccountState::outcome_of)) has an
 /// `event_count` of 0 and no first offset, which the wire spells -1.
 pub fn accepted(
     command: &AccountCommand,

@@ -2,16 +2,19 @@
 
 use std::cell::Cell;
 
+use ledgerstream_domain::testing::*;
+use ledgerstream_domain::{
+    AccountType, Channel, CommandBody, CommandId, Currency, OwnerId, OwnerSnapshot,
+};
 use ledgerstream_schemas::records::{self as wire, CommandRecord, samples};
 use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::domain::testing::*;
-use crate::domain::{
-    AccountType, Channel, CommandBody, CommandId, Currency, OwnerId, OwnerSnapshot,
+use crate::wire::commands::{
+    account_type_from_wire, account_type_to_wire, channel_from_wire, channel_to_wire,
 };
-use crate::wire::{WireError, command_from_record};
+use crate::wire::{WireError, command_from_record, command_to_record};
 
 // ------------------------------------------------------------- round trips
 
@@ -19,7 +22,7 @@ use crate::wire::{WireError, command_from_record};
 fn every_sample_command_comes_back_as_it_was_sent() {
     for sample in samples::commands() {
         let command = from_record(sample.clone()).expect("a well-formed sample");
-        assert_eq!(CommandRecord::from(&command), sample);
+        assert_eq!(command_to_record(&command), sample);
     }
 }
 
@@ -45,7 +48,7 @@ fn every_fixture_command_comes_back_as_it_was() {
         close().expecting(7),
     ];
     for command in fixtures {
-        let record = CommandRecord::from(&command);
+        let record = command_to_record(&command);
         // The owner snapshot is not on the wire: the lookup gives it back.
         let again = command_from_record(record, |_| OwnerSnapshot { open_accounts: 3 });
         assert_eq!(again, Ok(command));
@@ -96,7 +99,7 @@ fn a_malformed_open_account_is_not_looked_up() {
 fn from_record_counting(
     record: CommandRecord,
     asked: &Cell<u32>,
-) -> Result<crate::domain::AccountCommand, WireError> {
+) -> Result<ledgerstream_domain::AccountCommand, WireError> {
     command_from_record(record, |_| {
         asked.set(asked.get() + 1);
         OwnerSnapshot::default()
@@ -112,8 +115,8 @@ fn every_account_type_and_channel_maps_one_to_one() {
         (wire::AccountType::Investment, AccountType::Investment),
     ];
     for (on_wire, in_domain) in types {
-        assert_eq!(AccountType::from(on_wire), in_domain);
-        assert_eq!(wire::AccountType::from(in_domain), on_wire);
+        assert_eq!(account_type_from_wire(on_wire), in_domain);
+        assert_eq!(account_type_to_wire(in_domain), on_wire);
     }
     let channels = [
         (wire::Channel::Unknown, Channel::Unknown),
@@ -123,8 +126,8 @@ fn every_account_type_and_channel_maps_one_to_one() {
         (wire::Channel::Api, Channel::Api),
     ];
     for (on_wire, in_domain) in channels {
-        assert_eq!(Channel::from(on_wire), in_domain);
-        assert_eq!(wire::Channel::from(in_domain), on_wire);
+        assert_eq!(channel_from_wire(on_wire), in_domain);
+        assert_eq!(channel_to_wire(in_domain), on_wire);
     }
 }
 
@@ -286,7 +289,7 @@ fn broken_rules_are_left_for_decide() {
     for record in records {
         let kept = record.clone();
         let command = from_record(record).expect("well formed");
-        assert_eq!(CommandRecord::from(&command), kept);
+        assert_eq!(command_to_record(&command), kept);
     }
 }
 
@@ -310,7 +313,7 @@ proptest! {
         record.expected_version = expected_version;
         let record = CommandRecord::from(record);
         if let Ok(command) = from_record(record.clone()) {
-            prop_assert_eq!(CommandRecord::from(&command), record);
+            prop_assert_eq!(command_to_record(&command), record);
         }
     }
 }

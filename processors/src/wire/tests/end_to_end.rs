@@ -1,12 +1,12 @@
 //! Wire commands decided end to end: record in, domain command, decision, event
 //! records out and back, result record.
 
-use ledgerstream_schemas::records::{CommandRecord, EventRecord, ResultRecord};
+use ledgerstream_domain::testing::*;
+use ledgerstream_domain::{AccountType, EventBody};
+use ledgerstream_schemas::records::{CommandRecord, ResultRecord};
 
 use super::*;
-use crate::domain::testing::*;
-use crate::domain::{AccountEvent, AccountType, EventBody};
-use crate::wire::{refund_for, rejected};
+use crate::wire::{event_from_record, event_to_record, refund_for, rejected};
 
 /// Decides `record` on the account `given` describes, checks the events against
 /// `expected` and that each survives the trip to `account-events` and back.
@@ -18,7 +18,7 @@ fn decide_record(
     let command = from_record(record.into()).expect("well formed");
     let when = given.when(command);
     for event in when.events() {
-        let back = AccountEvent::try_from(EventRecord::from(event));
+        let back = event_from_record(event_to_record(event));
         assert_eq!(back.as_ref(), Ok(event));
     }
     when.then_events(expected)

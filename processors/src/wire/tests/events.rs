@@ -1,13 +1,13 @@
 //! Domain events to `account-events` records and back.
 
+use ledgerstream_domain::testing::*;
+use ledgerstream_domain::{
+    AccountEvent, AccountType, Channel, CommandId, EventBody, EventId, EventMetadata, Timestamp,
+};
 use ledgerstream_schemas::records::{EventRecord, samples};
 use uuid::Uuid;
 
-use crate::domain::testing::*;
-use crate::domain::{
-    AccountEvent, AccountType, Channel, CommandId, EventBody, EventId, EventMetadata, Timestamp,
-};
-use crate::wire::WireError;
+use crate::wire::{WireError, event_from_record, event_to_record};
 
 /// Every event body the fixtures make, with every account type and channel.
 fn every_event_body() -> Vec<EventBody> {
@@ -70,9 +70,9 @@ fn event(version: u64, body: EventBody) -> AccountEvent {
 fn every_domain_event_comes_back_as_it_was() {
     for (version, body) in (1..).zip(every_event_body()) {
         let original = event(version, body);
-        let record = EventRecord::from(&original);
+        let record = event_to_record(&original);
         assert_eq!(record.metadata().version, i64::try_from(version).unwrap());
-        assert_eq!(AccountEvent::try_from(record), Ok(original));
+        assert_eq!(event_from_record(record), Ok(original));
     }
 }
 
@@ -122,15 +122,15 @@ fn decided_events_come_back_as_they_were() {
     events.extend(refund.events().iter().cloned());
     assert_eq!(events.len(), 3);
     for original in events {
-        let record = EventRecord::from(&original);
-        assert_eq!(AccountEvent::try_from(record), Ok(original));
+        let record = event_to_record(&original);
+        assert_eq!(event_from_record(record), Ok(original));
     }
 }
 
 #[test]
 fn every_sample_event_comes_back_as_it_was_read() {
     for sample in samples::events() {
-        let event = AccountEvent::try_from(sample.clone()).expect("a well-formed sample");
+        let event = event_from_record(sample.clone()).expect("a well-formed sample");
         assert_eq!(
             event.metadata.event_id.to_string(),
             sample.metadata().event_id
@@ -139,7 +139,7 @@ fn every_sample_event_comes_back_as_it_was_read() {
             event.metadata.occurred_at,
             Timestamp::from_millis(sample.metadata().occurred_at)
         );
-        assert_eq!(EventRecord::from(&event), sample);
+        assert_eq!(event_to_record(&event), sample);
     }
 }
 
@@ -149,7 +149,7 @@ fn every_sample_event_comes_back_as_it_was_read() {
 fn read_debited_with(change: impl FnOnce(&mut EventRecord)) -> Result<AccountEvent, WireError> {
     let mut record = samples::events().remove(3);
     change(&mut record);
-    AccountEvent::try_from(record)
+    event_from_record(record)
 }
 
 fn debited_mut(record: &mut EventRecord) -> &mut ledgerstream_schemas::records::TransferDebited {

@@ -1,14 +1,14 @@
 //! The credit and refund legs the processor sends for a transfer.
 
+use ledgerstream_domain::testing::*;
+use ledgerstream_domain::{
+    AccountCommand, AccountEvent, AccountState, AccountType, DecisionContext, EventBody, Rejection,
+    Timestamp, decide,
+};
 use ledgerstream_schemas::records::{self as wire, CommandRecord};
 use uuid::Uuid;
 
 use super::from_record;
-use crate::domain::testing::*;
-use crate::domain::{
-    AccountCommand, AccountEvent, AccountState, AccountType, DecisionContext, EventBody, Rejection,
-    Timestamp, decide,
-};
 use crate::wire::{FollowUp, credit_for, follow_up_id, refund_for};
 
 // --------------------------------------------------------------------- ids

@@ -8,14 +8,14 @@ mod commands;
 mod end_to_end;
 mod events;
 mod follow_up;
+mod reason_codes;
 mod results;
 
+use ledgerstream_domain::testing::{ACCOUNT, CORRELATION, CURRENCY, NOW, OTHER_ACCOUNT, OWNER};
+use ledgerstream_domain::{AccountCommand, OwnerSnapshot, TransferId};
 use ledgerstream_schemas::records::{self as wire, CommandRecord};
-
-use crate::domain::testing::{ACCOUNT, CORRELATION, CURRENCY, NOW, OTHER_ACCOUNT, OWNER};
 use uuid::Uuid;
 
-use crate::domain::{AccountCommand, OwnerSnapshot, TransferId};
 use crate::wire::{WireError, command_from_record};
 
 /// A canonical UUID that reads well in tests: `uuid(1)` ends in `...0001`.

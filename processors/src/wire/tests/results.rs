@@ -1,9 +1,9 @@
 //! The answers published on `account-command-results`.
 
+use ledgerstream_domain::testing::*;
+use ledgerstream_domain::{AccountType, Outcome, Rejection, Timestamp};
 use ledgerstream_schemas::records::{CommandAccepted, CommandRejected, ResultRecord};
 
-use crate::domain::testing::*;
-use crate::domain::{AccountType, Outcome, Rejection, Timestamp};
 use crate::wire::{accepted, rejected};
 
 #[test]

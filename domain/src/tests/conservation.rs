@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use proptest::prelude::*;
 use uuid::Uuid;
 
-use crate::domain::policy::SAVINGS_WITHDRAWAL_FEE_MINOR;
-use crate::domain::{
+use crate::policy::SAVINGS_WITHDRAWAL_FEE_MINOR;
+use crate::{
     AccountCommand, AccountEvent, AccountId, AccountState, AccountStatus, AccountType,
     CloseAccount, CommandBody, CommandId, CommandMetadata, CreditTransfer, Currency, DebitTransfer,
     DecisionContext, DepositMoney, EventBody, EventId, OpenAccount, OwnerId, OwnerState,

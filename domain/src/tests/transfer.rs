@@ -1,7 +1,7 @@
 //! Both legs of a transfer and its refund.
 
-use crate::domain::testing::*;
-use crate::domain::{AccountType, Rejection, TransferLeg};
+use crate::testing::*;
+use crate::{AccountType, Rejection, TransferLeg};
 
 fn a_source_with(balance_minor: i64) -> Given {
     given([opened(AccountType::Checking, balance_minor)])

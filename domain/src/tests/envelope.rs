@@ -3,8 +3,8 @@
 
 use uuid::Uuid;
 
-use crate::domain::testing::*;
-use crate::domain::{
+use crate::testing::*;
+use crate::{
     AccountState, AccountType, CommandId, DecisionContext, Outcome, Rejection, Timestamp, decide,
 };
 

@@ -1,5 +1,5 @@
-use crate::domain::testing::*;
-use crate::domain::{AccountType, OwnerId, Rejection};
+use crate::testing::*;
+use crate::{AccountType, OwnerId, Rejection};
 
 #[test]
 fn opens_with_the_initial_deposit_as_version_1() {

@@ -1,5 +1,5 @@
-use crate::domain::testing::*;
-use crate::domain::{AccountType, Currency, Rejection};
+use crate::testing::*;
+use crate::{AccountType, Currency, Rejection};
 
 fn an_open_account() -> Given {
     given([opened(AccountType::Checking, 500_00)])

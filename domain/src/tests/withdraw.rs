@@ -1,5 +1,5 @@
-use crate::domain::testing::*;
-use crate::domain::{AccountType, Channel, Rejection};
+use crate::testing::*;
+use crate::{AccountType, Channel, Rejection};
 
 #[test]
 fn a_checking_withdrawal_has_no_fee() {

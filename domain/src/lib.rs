@@ -1,7 +1,7 @@
 //! The Account aggregate: the business rules of ledgerstream, pure and synchronous.
-//! No I/O, no clock, no Kafka: the processor around it does those.
+//! No I/O, no clock, no Kafka, no Avro: the processor around it does those.
 //!
-//! # Where it sits
+//! # Layout
 //!
 //! ```text
 //! account-commands ─► processor ─► AccountState (replayed from account-events, cached)
@@ -12,9 +12,17 @@
 //!                         └─ Err(reject) ─► account-command-results (CommandRejected)
 //! ```
 //!
+//! One file per concern: the commands (`command.rs`) and the events they become
+//! (`event.rs`), the state an account folds to (`state.rs`, its idempotency
+//! window in `idempotency.rs`), the owner's open-account count (`owner.rs`), fees
+//! and limits (`policy.rs`), ids, money and time (`ids.rs`, `money.rs`,
+//! `time.rs`). `testing.rs` is the given/when/then harness; `tests/` holds a
+//! file of rules per command.
+//!
 //! The wire records in `schemas/` convert to and from [`AccountCommand`] and
-//! [`AccountEvent`] elsewhere; these types mirror them field for field (money is
-//! `i64` minor units next to a [`Currency`]) so that the conversion stays a copy.
+//! [`AccountEvent`] in the processors crate (`wire/`); these types mirror them
+//! field for field (money is `i64` minor units next to a [`Currency`]) so that
+//! the conversion stays a copy.
 //!
 //! # Rules
 //!
@@ -93,7 +101,7 @@
 //!
 //! Between 1 and 3 the amount is in flight: the sum of all balances, plus the fees
 //! collected, plus the amounts in flight, always equals the money deposited minus
-//! the money withdrawn (the property test in `domain/tests/conservation.rs` checks that).
+//! the money withdrawn (the property test in `tests/conservation.rs` checks that).
 //!
 //! Refunds are money the system owes, so a refund is applied even when the source
 //! was closed in the meantime (it may have been emptied by the very transfer); it is

@@ -2,8 +2,8 @@
 
 use uuid::Uuid;
 
-use crate::domain::testing::*;
-use crate::domain::{AccountId, AccountType, CommandId, DecisionContext, EventId, decide};
+use crate::testing::*;
+use crate::{AccountId, AccountType, CommandId, DecisionContext, EventId, decide};
 
 fn command_id(n: u128) -> CommandId {
     CommandId(Uuid::from_u128(n))

@@ -299,6 +299,61 @@ pub fn closed() -> EventBody {
     EventBody::AccountClosed(AccountClosed { reason: None })
 }
 
+// -------------------------------------------------------------- rejections
+
+/// One rejection of each variant; the `match` fails to compile when a variant is
+/// added, so that every test over this list is told.
+pub fn every_rejection() -> Vec<Rejection> {
+    let all = vec![
+        Rejection::AccountNotFound(account_id(ACCOUNT)),
+        Rejection::AccountAlreadyExists(account_id(ACCOUNT)),
+        Rejection::AccountClosed(account_id(ACCOUNT)),
+        Rejection::OwnerAccountLimit {
+            owner_id: OwnerId::new(OWNER),
+            open: 5,
+            limit: 5,
+        },
+        Rejection::InitialDepositTooLow {
+            deposit_minor: 1,
+            minimum_minor: 100_00,
+        },
+        Rejection::InvalidAmount {
+            amount_minor: 0,
+            problem: "must be greater than zero",
+        },
+        Rejection::CurrencyMismatch {
+            expected: Currency::new("USD"),
+            actual: Currency::new("EUR"),
+        },
+        Rejection::InsufficientFunds {
+            balance_minor: 1,
+            needed_minor: 2,
+        },
+        Rejection::SameAccountTransfer(account_id(ACCOUNT)),
+        Rejection::NonzeroBalance { balance_minor: 1 },
+        Rejection::VersionConflict {
+            expected: 1,
+            actual: 2,
+        },
+    ];
+    for rejection in &all {
+        match rejection {
+            Rejection::AccountNotFound(_)
+            | Rejection::AccountAlreadyExists(_)
+            | Rejection::AccountClosed(_)
+            | Rejection::OwnerAccountLimit { .. }
+            | Rejection::InitialDepositTooLow { .. }
+            | Rejection::InvalidAmount { .. }
+            | Rejection::CurrencyMismatch { .. }
+            | Rejection::InsufficientFunds { .. }
+            | Rejection::SameAccountTransfer(_)
+            | Rejection::NonzeroBalance { .. }
+            | Rejection::VersionConflict { .. } => {}
+        }
+    }
+    all
+}
+
 // ----------------------------------------------------------------- harness
 
 /// [`ACCOUNT`] with `history` as its events, versions 1, 2, ...

@@ -1,5 +1,5 @@
-use crate::domain::testing::*;
-use crate::domain::{AccountStatus, AccountType, Rejection};
+use crate::testing::*;
+use crate::{AccountStatus, AccountType, Rejection};
 
 fn an_empty_account() -> Given {
     given([

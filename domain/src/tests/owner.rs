@@ -1,7 +1,7 @@
 //! The owner view and the limit of open accounts per owner.
 
-use crate::domain::testing::*;
-use crate::domain::{
+use crate::testing::*;
+use crate::{
     AccountCommand, AccountEvent, AccountState, AccountType, CommandBody, DecisionContext, OwnerId,
     OwnerState, decide, evolve_owner,
 };
