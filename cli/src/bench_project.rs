@@ -32,8 +32,8 @@ use ledgerstream_processors::projection::clickhouse::{
 use ledgerstream_processors::projection::{
     self, HealthBoard, ProjectionConfig, ProjectionMetrics, RunnerParts, Sink, SourcedEvent,
 };
-use ledgerstream_processors::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_producers::{CommandSender, commands};
+use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
 use ledgerstream_schemas::codec::{Codec, Setup};

@@ -11,7 +11,7 @@ use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::{
     Decoder, Health, Instance, Metrics, ProcessError, Processor, ProcessorConfig, serve,
 };
-use ledgerstream_processors::topics::{self, Admin, TopicsConfig};
+use ledgerstream_runtime::topics::{self, Admin, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
 use ledgerstream_schemas::codec::{Codec, Setup};

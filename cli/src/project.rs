@@ -16,7 +16,7 @@ use ledgerstream_processors::projection::{
     self, HealthBoard, ProjectionConfig, ProjectionError, ProjectionHealth, ProjectionMetrics,
     RunnerParts,
 };
-use ledgerstream_processors::topics::{Admin, TopicsConfig};
+use ledgerstream_runtime::topics::{Admin, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
 use ledgerstream_schemas::codec::{Codec, Setup};

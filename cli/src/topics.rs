@@ -3,9 +3,7 @@
 
 use anyhow::bail;
 use ledgerstream_infra::Endpoints;
-use ledgerstream_processors::topics::{
-    self, Admin, Report, TopicStatus, TopicsConfig, TopicsError,
-};
+use ledgerstream_runtime::topics::{self, Admin, Report, TopicStatus, TopicsConfig, TopicsError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

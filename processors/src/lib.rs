@@ -4,8 +4,5 @@
 pub mod lag;
 pub mod processor;
 pub mod projection;
-pub mod settings;
 pub mod store;
-pub mod telemetry;
-pub mod topics;
 pub mod wire;

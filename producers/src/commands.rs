@@ -2,18 +2,11 @@
 //! idempotency key), `issued_at` now, and a correlation id of its own. Change the
 //! returned record's fields for anything else (e.g. `expected_version`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use ledgerstream_runtime::clock::now_millis;
 use ledgerstream_schemas::records::{
     AccountType, Channel, CloseAccount, CommandRecord, DebitTransfer, DepositMoney, OpenAccount,
     WithdrawMoney,
 };
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 fn id() -> String {
     uuid::Uuid::new_v4().to_string()

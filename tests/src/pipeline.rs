@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledgerstream_infra::{Endpoint, Service};
-use ledgerstream_processors::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_producers::CommandSender;
+use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
 use ledgerstream_schemas::codec::{Codec, Setup};

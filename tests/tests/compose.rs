@@ -13,7 +13,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use ledgerstream_infra::Service;
-use ledgerstream_processors::topics::TopicsConfig;
+use ledgerstream_runtime::topics::TopicsConfig;
 use serde_yaml::Value;
 
 const COMPOSE_FILE: &str = "docker-compose.yml";

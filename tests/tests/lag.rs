@@ -11,9 +11,10 @@
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ledgerstream_infra::Service;
+use ledgerstream_runtime::clock::now_millis;
 use ledgerstream_tests::pipeline::free_port;
 use ledgerstream_tests::{TempDir, delete_topics, ledgerstream_bin, require, unique_name};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -167,13 +168,6 @@ impl Fixture {
     fn expected_lag_seconds(&self, offset: i64) -> f64 {
         (now_millis() - (self.first_record_millis + offset * 1_000)) as f64 / 1_000.0
     }
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as i64
 }
 
 /// `ledgerstream lag` with `args`, its stdout and stderr.

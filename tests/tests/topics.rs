@@ -1,4 +1,4 @@
-//! `ledgerstream_processors::topics` against the broker on `LEDGERSTREAM_BROKERS`:
+//! `ledgerstream_runtime::topics` against the broker on `LEDGERSTREAM_BROKERS`:
 //! creating the pipeline's topics is idempotent, and topics that are missing or not
 //! co-partitioned are refused with a sentence naming them.
 //!
@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use ledgerstream_infra::Service;
-use ledgerstream_processors::topics::{
+use ledgerstream_runtime::topics::{
     self, Admin, Mismatch, TopicNames, TopicSpec, TopicStatus, TopicsConfig, TopicsError,
 };
 use ledgerstream_tests::{delete_topics, ledgerstream_bin, require, unique_name};

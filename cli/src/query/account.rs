@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::topics::TopicNames;
+use ledgerstream_runtime::topics::TopicNames;
 
 use super::Source;
 use super::format;

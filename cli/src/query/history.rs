@@ -43,8 +43,8 @@ use ledgerstream_processors::projection::history::retry::read_answer;
 use ledgerstream_processors::projection::history::{
     self, HistoryConfig, HistoryDocument, Movement, template,
 };
-use ledgerstream_processors::topics::TopicNames;
 use ledgerstream_producers::amount::format_minor;
+use ledgerstream_runtime::topics::TopicNames;
 use serde_json::{Value, json};
 
 use super::format::utc;

@@ -28,10 +28,10 @@ use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::projection::clickhouse::{
     self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Tables, schema,
 };
-use ledgerstream_processors::projection::dead_letters::now_millis;
 use ledgerstream_processors::projection::{
     ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
+use ledgerstream_runtime::clock::now_millis;
 use tracing::{info, warn};
 
 use super::journal::{Entry, Journal, Stage};

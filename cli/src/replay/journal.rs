@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
 use ledgerstream_processors::projection::clickhouse::Tables;
-use ledgerstream_processors::projection::dead_letters::now_millis;
+use ledgerstream_runtime::clock::now_millis;
 use serde::{Deserialize, Serialize};
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS ?

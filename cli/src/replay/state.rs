@@ -27,8 +27,8 @@ use ledgerstream_domain::{AccountEvent, AccountState, DEFAULT_IDEMPOTENCY_WINDOW
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::store::{Checkpoint, PartitionStore, StoreError};
-use ledgerstream_processors::topics::TopicNames;
 use ledgerstream_processors::wire::event_from_record;
+use ledgerstream_runtime::topics::TopicNames;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};

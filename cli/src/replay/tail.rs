@@ -19,9 +19,9 @@ use ledgerstream_processors::projection::clickhouse::sink::Batch;
 use ledgerstream_processors::projection::clickhouse::{
     ClickHouseConfig, ClickHouseError, ClickHouseSink,
 };
-use ledgerstream_processors::projection::dead_letters::now_millis;
 use ledgerstream_processors::projection::retry::{Backoff, Classify, Retry};
 use ledgerstream_processors::projection::{ProjectionMetrics, Sink, SourcedEvent};
+use ledgerstream_runtime::clock::now_millis;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ledgerstream_runtime::settings::ConfigError;
 use serde::Deserialize;
 
 /// Settings of `ledgerstream lag`.
@@ -51,8 +52,6 @@ mod defaults {
         2_000
     }
 }
-
-pub use crate::settings::ConfigError;
 
 impl LagConfig {
     /// Every setting at its default, for `brokers`: every group.

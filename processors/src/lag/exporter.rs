@@ -5,8 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ledgerstream_runtime::telemetry::{self, HealthCheck};
+
 use super::metrics::LagMetrics;
-use crate::telemetry::{self, HealthCheck};
 
 /// What `/health` reports; the sampling loop keeps it current.
 #[derive(Debug)]

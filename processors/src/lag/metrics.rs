@@ -7,10 +7,10 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use ledgerstream_runtime::telemetry::{Registrar, exponential_buckets};
 use prometheus::{GaugeVec, Histogram, IntCounterVec, IntGaugeVec, Registry};
 
 use super::monitor::Report;
-use crate::telemetry::{Registrar, exponential_buckets};
 
 /// The exporter's metrics, registered in their own registry.
 #[derive(Debug, Clone)]

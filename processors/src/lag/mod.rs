@@ -28,7 +28,7 @@ pub mod trend;
 pub mod view;
 mod watch;
 
-pub use config::{ConfigError, LagConfig};
+pub use config::LagConfig;
 pub use error::LagError;
 pub use exporter::ExporterHealth;
 pub use groups::Group;

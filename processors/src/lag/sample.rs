@@ -12,8 +12,9 @@
 //! yet), and committed offsets are fetched once no transaction is committing them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use ledgerstream_runtime::clock::now_millis;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -307,12 +308,6 @@ pub fn lag(committed: Option<i64>, log_start: i64, log_end: i64) -> i64 {
 /// The offset of the oldest record not consumed yet.
 fn oldest_unconsumed(committed: Option<i64>, log_start: i64) -> i64 {
     committed.unwrap_or(log_start).max(log_start)
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use ledgerstream_domain::{
     AccountCommand, AccountEvent, CommandBody, DecisionContext, Outcome, Rejection, Timestamp,
     decide,
 };
+use ledgerstream_runtime::topics::partition_for;
 use ledgerstream_schemas::codec::ResolveError;
 use ledgerstream_schemas::records::{CommandRecord, RecordUnion, ResultRecord};
 use rdkafka::Message;
@@ -21,7 +22,6 @@ use tracing::warn;
 use super::batch::PendingResult;
 use super::dead_letter::DeadLetter;
 use super::run::{ProcessError, Processor};
-use crate::topics::partition_for;
 use crate::wire::{self, limits};
 
 impl Processor {

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ledgerstream_runtime::settings::{ConfigError, check_group_member};
+use ledgerstream_runtime::topics::TopicNames;
 use serde::Deserialize;
 
 /// Settings of `ledgerstream process`.
@@ -90,8 +92,6 @@ mod defaults {
     }
 }
 
-pub use crate::settings::ConfigError;
-
 impl ProcessorConfig {
     /// Every setting at its default, for `brokers`.
     pub fn new(brokers: impl Into<String>) -> Self {
@@ -112,14 +112,14 @@ impl ProcessorConfig {
     }
 
     /// The topics this processor reads and writes.
-    pub fn topics(&self) -> crate::topics::TopicNames {
-        crate::topics::TopicNames::with_suffix(&self.topic_suffix)
+    pub fn topics(&self) -> TopicNames {
+        TopicNames::with_suffix(&self.topic_suffix)
     }
 
     /// Checks the settings, naming the first one that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let problem = |field, problem: &str| Err(ConfigError::new("processor", field, problem));
-        crate::settings::check_group_member(
+        check_group_member(
             "processor",
             &self.brokers,
             &self.group,

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ledgerstream_runtime::telemetry::{self, HealthCheck};
+
 use super::metrics::Metrics;
-use crate::telemetry::{self, HealthCheck};
 
 /// What `/health` reports; the processing loop keeps it current.
 #[derive(Debug, Default)]

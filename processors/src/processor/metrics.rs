@@ -1,9 +1,8 @@
 //! Every metric of the command processor, defined once. Labels are low-cardinality:
 //! command type, outcome, reason code, partition — never an account id.
 
+use ledgerstream_runtime::telemetry::{Registrar, exponential_buckets};
 use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
-
-use crate::telemetry::{Registrar, exponential_buckets};
 
 /// The processor's metrics, registered in their own registry.
 #[derive(Debug, Clone)]

@@ -43,7 +43,7 @@ mod partition;
 mod restore;
 mod run;
 
-pub use config::{ConfigError, ProcessorConfig};
+pub use config::ProcessorConfig;
 pub use decoder::Decoder;
 pub use http::{Health, serve};
 pub use instance::{Instance, InstanceError};

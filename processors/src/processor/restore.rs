@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ledgerstream_domain::{CommandId, Refusal};
+use ledgerstream_runtime::topics::TopicNames;
 use ledgerstream_schemas::records::{EventRecord, ResultRecord};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
@@ -23,7 +24,6 @@ use super::kafka::Reader;
 use super::metrics::Metrics;
 use super::partition::Partition;
 use crate::store::StoreError;
-use crate::topics::TopicNames;
 use crate::wire;
 
 /// Why a restore could not go on.

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use ledgerstream_runtime::topics::TopicNames;
 use ledgerstream_schemas::codec::EncodeError;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaError};
@@ -38,7 +39,6 @@ use super::owners::OwnerView;
 use super::partition::Partition;
 use super::restore::{RestoreError, Restorer};
 use crate::store::StoreError;
-use crate::topics::TopicNames;
 
 /// Why the loop stopped.
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use ledgerstream_runtime::settings::{ConfigError, check_group_member};
+use ledgerstream_runtime::topics::TopicNames;
 use serde::Deserialize;
 
 use super::retry::Backoff;
@@ -79,8 +81,6 @@ mod defaults {
     }
 }
 
-pub use crate::settings::ConfigError;
-
 impl ProjectionConfig {
     /// Every setting at its default, for `brokers` and `group`.
     pub fn new(brokers: impl Into<String>, group: impl Into<String>) -> Self {
@@ -100,14 +100,14 @@ impl ProjectionConfig {
     }
 
     /// The topics of the pipeline this projection reads.
-    pub fn topics(&self) -> crate::topics::TopicNames {
-        crate::topics::TopicNames::with_suffix(&self.topic_suffix)
+    pub fn topics(&self) -> TopicNames {
+        TopicNames::with_suffix(&self.topic_suffix)
     }
 
     /// Checks the settings, naming the first one that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let problem = |field, problem: &str| Err(ConfigError::new("projection", field, problem));
-        crate::settings::check_group_member(
+        check_group_member(
             "projection",
             &self.brokers,
             &self.group,

@@ -203,10 +203,3 @@ pub fn read_back(
         })
         .collect()
 }
-
-/// Now, epoch milliseconds.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}

@@ -7,9 +7,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ledgerstream_runtime::telemetry::{self, HealthCheck};
 use prometheus::Registry;
-
-use crate::telemetry::{self, HealthCheck};
 
 /// One projection's readiness; its runner keeps it current.
 #[derive(Debug)]

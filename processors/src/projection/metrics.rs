@@ -2,9 +2,8 @@
 //! projection of the process shares. Labels are low-cardinality: projection, table,
 //! partition, failure class — never an account id.
 
+use ledgerstream_runtime::telemetry::{Registrar, exponential_buckets};
 use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec, Registry};
-
-use crate::telemetry::{Registrar, exponential_buckets};
 
 /// The projections' metrics.
 #[derive(Debug, Clone)]

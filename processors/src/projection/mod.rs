@@ -43,7 +43,7 @@ pub mod retry;
 pub mod runner;
 pub mod sink;
 
-pub use config::{ConfigError, ProjectionConfig};
+pub use config::ProjectionConfig;
 pub use health::{HealthBoard, ProjectionHealth, serve};
 pub use metrics::ProjectionMetrics;
 pub use runner::{ProjectionError, RunnerParts, run};

@@ -1,5 +1,6 @@
 //! Settings of the ClickHouse projection, and the names of its tables.
 
+use ledgerstream_runtime::settings::ConfigError;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -51,8 +52,6 @@ mod defaults {
         true
     }
 }
-
-pub use crate::settings::ConfigError;
 
 impl ClickHouseConfig {
     /// Every setting at its default, for the server at `url`.

@@ -11,6 +11,7 @@
 
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
+use ledgerstream_runtime::clock::now_millis;
 use tracing::info;
 
 use super::config::Tables;
@@ -118,7 +119,7 @@ pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, Click
             version: migration.version,
             name: migration.name.to_owned(),
             checksum: migration.checksum(),
-            applied_at: super::rows::epoch_seconds(crate::projection::dead_letters::now_millis()),
+            applied_at: super::rows::epoch_seconds(now_millis()),
         };
         let mut insert = client
             .insert::<Applied>(&tables.migrations)

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
+use ledgerstream_runtime::clock::now_millis;
 use secrecy::ExposeSecret;
 
 use super::config::{ClickHouseConfig, Tables};
@@ -23,7 +24,6 @@ use super::retry::ClickHouseError;
 use super::rows::{BalanceRow, CheckpointRow, EventRow, Projected, epoch_seconds};
 use super::schema;
 use crate::projection::checkpoint::Checkpoint;
-use crate::projection::dead_letters::now_millis;
 use crate::projection::gaps::{GapReport, Sequence};
 use crate::projection::metrics::ProjectionMetrics;
 use crate::projection::sink::{Rejected, Sink, SourcedEvent, Written};

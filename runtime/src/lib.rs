@@ -1,0 +1,23 @@
+//! What every long-running ledgerstream component runs on, whatever it computes:
+//! the command processor, the projections, the lag exporter and the tools.
+//!
+//! # Layout
+//!
+//! ```text
+//!  settings ──▶ a component's config validated at start (ConfigError names the field)
+//!  topics ────▶ account-commands, -events, -command-results, -dead-letters:
+//!               their specs, created or checked before anything reads them
+//!  component ──poll──▶ process ──▶ write ──▶ commit
+//!      │                  └─ a record that can never be processed ─▶ account-dead-letters
+//!      └─ telemetry: /metrics and /health, every metric registered once
+//! ```
+//!
+//! - [`settings`]: what every component's settings share.
+//! - [`topics`]: the pipeline's topics, their names, specs and partitioner.
+//! - [`telemetry`]: metric registration and the `/metrics` + `/health` server.
+//! - [`clock`]: the wall clock, in epoch milliseconds.
+
+pub mod clock;
+pub mod settings;
+pub mod telemetry;
+pub mod topics;
