@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
 use ledgerstream_producers::commands;
+use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
@@ -17,7 +18,7 @@ use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::{AccountType, CommandRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, Producer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::measure::{Run, cpu_time, producer, send};
 
@@ -239,8 +240,11 @@ fn produce_all(
 }
 
 fn raw_copy(brokers: &str, from: &str, to: &str, total: usize) -> anyhow::Result<Run> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    // The broker's baseline, not the pipeline's reader: a plain subscriber with
+    // librdkafka's defaults (no read_committed, offsets stored as read), whose
+    // consumer state is committed at the end.
+    let consumer: BaseConsumer = KafkaSettings::new(brokers)
+        .client()
         .set("group.id", format!("raw-{to}"))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
@@ -282,10 +286,9 @@ fn measure_until_done(
     partitions: i32,
     total: usize,
 ) -> anyhow::Result<Run> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: BaseConsumer = KafkaSettings::new(brokers)
+        .positions()
         .set("group.id", group)
-        .set("enable.auto.commit", "false")
         .create()?;
     let mut list = TopicPartitionList::new();
     for partition in 0..partitions {

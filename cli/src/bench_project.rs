@@ -33,6 +33,7 @@ use ledgerstream_processors::projection::{
     self, HealthBoard, ProjectionConfig, ProjectionMetrics, RunnerParts, Sink, SourcedEvent,
 };
 use ledgerstream_producers::{CommandSender, commands};
+use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
@@ -41,7 +42,6 @@ use ledgerstream_schemas::records::{
     AccountOpened, AccountType, Channel, EventMetadata, EventRecord, MoneyDeposited,
     MoneyWithdrawn, TransferCredited, TransferDebited,
 };
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
@@ -651,10 +651,7 @@ fn high_watermarks(
     topic: &str,
     partitions: i32,
 ) -> anyhow::Result<BTreeMap<i32, i64>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("isolation.level", "read_committed")
-        .create()?;
+    let consumer: BaseConsumer = KafkaSettings::new(brokers).positions().create()?;
     let mut ends = BTreeMap::new();
     for partition in 0..partitions {
         let (_, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
@@ -793,9 +790,8 @@ async fn live(
 
     // The projection alone: events written straight to the log, as the processor
     // would, at the same rate; from writing each to it answering a query.
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
+    let producer: BaseProducer = KafkaSettings::new(brokers)
+        .idempotent_producer()
         .set("linger.ms", "0")
         .create()?;
     let sent_at: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
+use ledgerstream_runtime::kafka::{JAVA_PARTITIONER, KafkaSettings};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord};
 use rdkafka::types::RDKafkaErrorCode;
@@ -85,12 +85,11 @@ pub fn latency_summary(samples: &mut [Duration], what: &str) -> String {
 /// An idempotent producer that batches for `linger_ms`, partitioning keys as the
 /// Java client does.
 pub fn producer(brokers: &str, linger_ms: u32, compression: &str) -> anyhow::Result<BaseProducer> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
+    Ok(KafkaSettings::new(brokers)
+        .idempotent_producer()
         .set("linger.ms", linger_ms.to_string())
         .set("compression.type", compression)
-        .set("partitioner", "murmur2_random")
+        .set("partitioner", JAVA_PARTITIONER)
         .create()?)
 }
 

@@ -55,6 +55,8 @@ pub async fn probe_all(endpoints: &Endpoints) -> Vec<(Endpoint, Result<String, P
 async fn broker(endpoint: &Endpoint) -> Result<String, ProbeError> {
     let owned = endpoint.clone();
     let metadata = tokio::task::spawn_blocking(move || {
+        // A bare client, not one of `ledgerstream_runtime::kafka`'s: this crate
+        // sits below every other.
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &owned.address)
             .set("socket.timeout.ms", "5000")

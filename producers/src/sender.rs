@@ -1,11 +1,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ledgerstream_runtime::kafka::{JAVA_PARTITIONER, KafkaSettings};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, EncodeError, Setup, SetupError};
 use ledgerstream_schemas::records::CommandRecord;
-use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
@@ -68,13 +68,12 @@ impl CommandSender {
         delivery_timeout: Option<Duration>,
     ) -> Result<Self, SendError> {
         let codec = Codec::connect(registry, &[(Kind::Commands, topic)], setup).await?;
-        let mut config = ClientConfig::new();
+        let mut config = KafkaSettings::new(brokers).idempotent_producer();
         config
-            .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
             .set("linger.ms", "5")
-            .set("partitioner", "murmur2_random");
+            // The processor refuses a command on another partition than its key's
+            // under Java's partitioner (WRONG_PARTITION).
+            .set("partitioner", JAVA_PARTITIONER);
         if let Some(timeout) = delivery_timeout {
             config.set("message.timeout.ms", timeout.as_millis().to_string());
         }

@@ -12,12 +12,15 @@
 //!      └─ telemetry: /metrics and /health, every metric registered once
 //! ```
 //!
+//! - [`kafka`]: the settings of every kind of Kafka client, built once; the
+//!   millisecond-step producer flush; readers of partitions to their end.
 //! - [`settings`]: what every component's settings share.
 //! - [`topics`]: the pipeline's topics, their names, specs and partitioner.
 //! - [`telemetry`]: metric registration and the `/metrics` + `/health` server.
 //! - [`clock`]: the wall clock, in epoch milliseconds.
 
 pub mod clock;
+pub mod kafka;
 pub mod settings;
 pub mod telemetry;
 pub mod topics;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
 use ledgerstream_processors::projection::clickhouse::NAME;
-use rdkafka::ClientConfig;
+use ledgerstream_runtime::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,10 +40,8 @@ impl std::fmt::Debug for EventLog {
 
 impl EventLog {
     pub fn connect(brokers: &str, topic: &str) -> anyhow::Result<Self> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
+        let consumer: BaseConsumer = KafkaSettings::new(brokers)
+            .positions()
             .create()
             .context("creating a Kafka client")?;
         Ok(Self {

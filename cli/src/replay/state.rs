@@ -28,13 +28,12 @@ use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::store::{Checkpoint, PartitionStore, StoreError};
 use ledgerstream_processors::wire::event_from_record;
+use ledgerstream_runtime::kafka::{KafkaSettings, Reader, ReaderContext};
 use ledgerstream_runtime::topics::TopicNames;
 use ledgerstream_schemas::records::EventRecord;
-use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 use super::positions::{EventLog, Marks};
@@ -297,24 +296,6 @@ fn hold_lock(path: &Path) -> anyhow::Result<Option<File>> {
     }
 }
 
-/// The reader's context: reaching a partition's end is how the fold learns it
-/// is done, not an error to log.
-struct EndsQuietly;
-
-impl ClientContext for EndsQuietly {
-    fn error(&self, error: KafkaError, reason: &str) {
-        let end = matches!(
-            error,
-            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
-        );
-        if !end {
-            warn!(%error, reason, "reading account-events failed");
-        }
-    }
-}
-
-impl ConsumerContext for EndsQuietly {}
-
 /// How long the fetch and the fold took apart (with --prefetch).
 struct Timing {
     fetch: Duration,
@@ -332,17 +313,15 @@ fn fold_all(
     prefetch: bool,
     stop: &AtomicBool,
 ) -> anyhow::Result<(Rebuilds, Option<Timing>)> {
-    let consumer: BaseConsumer<EndsQuietly> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "ledgerstream-replay-state")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
+    // A bulk read of the whole log: larger fetches and a deeper queue than a
+    // reader's defaults.
+    let consumer: Reader = KafkaSettings::new(brokers)
+        .reader("ledgerstream-replay-state")
         .set("fetch.wait.max.ms", "100")
         .set("max.partition.fetch.bytes", (8 * 1024 * 1024).to_string())
         .set("fetch.max.bytes", (64 * 1024 * 1024).to_string())
         .set("queued.max.messages.kbytes", (256 * 1024).to_string())
-        .create_with_context(EndsQuietly)?;
+        .create_with_context(ReaderContext)?;
     let mut list = TopicPartitionList::new();
     for rebuild in rebuilds.by_partition.values().filter(|r| !r.done) {
         list.add_partition_offset(

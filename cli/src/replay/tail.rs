@@ -22,9 +22,10 @@ use ledgerstream_processors::projection::clickhouse::{
 use ledgerstream_processors::projection::retry::{Backoff, Classify, Retry};
 use ledgerstream_processors::projection::{ProjectionMetrics, Sink, SourcedEvent};
 use ledgerstream_runtime::clock::now_millis;
+use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 /// Events per insert.
@@ -54,11 +55,8 @@ pub async fn write(
     let (sink, _) = ClickHouseSink::connect(config, ProjectionMetrics::new())
         .await
         .context("connecting to the live tables for the tail")?;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "ledgerstream-replay-tail")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
+    let consumer: BaseConsumer = KafkaSettings::new(brokers)
+        .assigned("ledgerstream-replay-tail")
         .create()?;
     let topic = topic.to_owned();
     let runtime = tokio::runtime::Handle::current();

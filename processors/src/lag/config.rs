@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::settings::ConfigError;
 use serde::Deserialize;
 
@@ -65,6 +66,11 @@ impl LagConfig {
             kafka_timeout_millis: defaults::kafka_timeout_millis(),
             timestamp_timeout_millis: defaults::timestamp_timeout_millis(),
         }
+    }
+
+    /// The settings of its Kafka clients.
+    pub fn kafka(&self) -> KafkaSettings {
+        KafkaSettings::new(&self.brokers)
     }
 
     /// Time between two samples.

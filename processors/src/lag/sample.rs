@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use ledgerstream_runtime::clock::now_millis;
+use ledgerstream_runtime::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -86,13 +87,13 @@ impl std::fmt::Debug for Sampler {
 impl Sampler {
     /// Clients for `config.brokers` (nothing is sent yet).
     pub fn connect(config: LagConfig) -> Result<Self, LagError> {
-        let client = client_config(&config.brokers, None)
+        let client = client_config(&config.kafka(), None)
             .create()
             .map_err(|source| LagError::Client {
                 brokers: config.brokers.clone(),
                 source,
             })?;
-        let timestamps = TimestampReader::connect(&config.brokers, config.timestamp_timeout())?;
+        let timestamps = TimestampReader::connect(&config.kafka(), config.timestamp_timeout())?;
         Ok(Self {
             config,
             client,
@@ -215,7 +216,7 @@ impl Sampler {
         let client = match self.group_clients.entry(group.to_owned()) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let client = client_config(&self.config.brokers, Some(group))
+                let client = client_config(&self.config.kafka(), Some(group))
                     .create()
                     .map_err(|source| LagError::Client {
                         brokers: self.config.brokers.clone(),
@@ -279,13 +280,11 @@ impl Sampler {
     }
 }
 
-fn client_config(brokers: &str, group: Option<&str>) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", brokers)
-        .set("client.id", "ledgerstream-lag")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed");
+/// A client of the positions (watermarks, and `group`'s committed offsets when
+/// given), named in the broker's logs.
+fn client_config(kafka: &KafkaSettings, group: Option<&str>) -> ClientConfig {
+    let mut config = kafka.positions();
+    config.set("client.id", "ledgerstream-lag");
     if let Some(group) = group {
         config.set("group.id", group);
     }

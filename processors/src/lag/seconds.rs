@@ -13,9 +13,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use ledgerstream_runtime::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tracing::debug;
 
 use super::error::LagError;
@@ -65,22 +66,19 @@ impl std::fmt::Debug for TimestampReader {
 }
 
 impl TimestampReader {
-    /// A reader on `brokers` that waits up to `timeout` for the records of a call.
-    pub fn connect(brokers: &str, timeout: Duration) -> Result<Self, LagError> {
-        let consumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("group.id", READER_GROUP)
+    /// A reader of `kafka`'s brokers that waits up to `timeout` for the records of
+    /// a call.
+    pub fn connect(kafka: &KafkaSettings, timeout: Duration) -> Result<Self, LagError> {
+        let consumer = kafka
+            .assigned(READER_GROUP)
             .set("client.id", "ledgerstream-lag-reader")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("isolation.level", "read_committed")
             // An offset already deleted by retention: the oldest record left is
             // the oldest unconsumed one.
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", "100")
             .create()
             .map_err(|source| LagError::Client {
-                brokers: brokers.to_owned(),
+                brokers: kafka.brokers.clone(),
                 source,
             })?;
         Ok(Self {

@@ -9,19 +9,19 @@
 //! commit, and only then write the store.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use ledgerstream_domain::{AccountCommand, Timestamp};
+use ledgerstream_runtime::kafka::flush;
 use ledgerstream_schemas::records::ResultRecord;
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
-use std::sync::atomic::Ordering;
 use tracing::debug;
 
-use ledgerstream_domain::{AccountCommand, Timestamp};
-
 use super::config::ProcessorConfig;
-use super::kafka::{self, Delivery};
+use super::kafka::Delivery;
 use super::run::{ProcessError, Processor, transaction_error};
 use crate::wire;
 
@@ -170,7 +170,7 @@ impl Processor {
 
     /// Waits for every record produced so far; their fates, by slot.
     fn flush_deliveries(&mut self) -> Result<Vec<Delivery>, ProcessError> {
-        kafka::flush(&self.producer, self.config.kafka_timeout())?;
+        flush(&self.producer, self.config.kafka_timeout())?;
         let deliveries = self.producer.context().take();
         check_deliveries(&deliveries)?;
         Ok(deliveries)

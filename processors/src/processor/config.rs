@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::settings::{ConfigError, check_group_member};
 use ledgerstream_runtime::topics::TopicNames;
 use serde::Deserialize;
@@ -109,6 +110,11 @@ impl ProcessorConfig {
             kafka_timeout_millis: defaults::kafka_timeout_millis(),
             topic_suffix: String::new(),
         }
+    }
+
+    /// The settings of its Kafka clients.
+    pub fn kafka(&self) -> KafkaSettings {
+        KafkaSettings::new(&self.brokers)
     }
 
     /// The topics this processor reads and writes.

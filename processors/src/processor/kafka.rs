@@ -1,52 +1,22 @@
 //! Kafka clients of the processor: the commands consumer (with its rebalance
-//! hooks), the producer (with delivery tracking), and plain assign-only consumers
-//! for reading partitions back.
+//! hooks), the producer (with delivery tracking), and the readers of partitions.
+//! Their settings start from `ledgerstream_runtime::kafka`; what is the
+//! processor's own is set here.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::ClientConfig;
+use ledgerstream_runtime::kafka::{JAVA_PARTITIONER, Reader, ReaderContext};
 use rdkafka::Message;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use tracing::{info, warn};
 
 use super::config::ProcessorConfig;
 use super::dead_letter::MESSAGE_MAX_BYTES;
-
-/// Waits until every record `producer` queued is delivered (or failed) and its
-/// report handled, for at most `timeout`.
-///
-/// rdkafka's own `flush` (and so its `commit_transaction`, which flushes first)
-/// waits in `poll` steps of 100 ms, and its `poll` runs to its deadline even when
-/// every report has arrived: each flush would take a multiple of 100 ms. This one
-/// checks every millisecond, sleeping in between; a commit after it finds nothing
-/// left to flush.
-pub fn flush<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) -> KafkaResult<()> {
-    let deadline = Instant::now() + timeout;
-    // A zero-timeout flush sends what lingers at once.
-    match producer.flush(Duration::ZERO) {
-        Ok(()) => return Ok(()),
-        Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {}
-        Err(error) => return Err(error),
-    }
-    loop {
-        // Serves the delivery reports that have arrived, without waiting.
-        producer.poll(Duration::ZERO);
-        if producer.in_flight_count() == 0 {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
-        }
-        // Sleeping rather than polling with a timeout: a poll of less than a
-        // millisecond's wait spins.
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// A change of assignment, as seen by the rebalance callbacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,33 +134,23 @@ impl ProducerContext for DeliveryTracker {
     }
 }
 
-fn common(config: &ProcessorConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &config.brokers);
-    client
-}
-
 /// The transactional producer of events, results, follow-ups and dead letters.
 pub fn producer(
     config: &ProcessorConfig,
     transactional_id: &str,
 ) -> Result<BaseProducer<DeliveryTracker>, KafkaError> {
-    // librdkafka refuses a message timeout above the transaction timeout.
-    let message_timeout = config
-        .kafka_timeout_millis
-        .min(config.transaction_timeout_millis);
-    common(config)
-        .set("transactional.id", transactional_id)
-        .set(
-            "transaction.timeout.ms",
-            config.transaction_timeout_millis.to_string(),
+    config
+        .kafka()
+        .transactional_producer(
+            transactional_id,
+            config.transaction_timeout(),
+            config.kafka_timeout(),
         )
         .set("linger.ms", "5")
         .set("compression.type", "lz4")
         // Follow-up commands are keyed by account id: partition them like Java
         // clients do, so that every producer of commands agrees on the partition.
-        .set("partitioner", "murmur2_random")
-        .set("message.timeout.ms", message_timeout.to_string())
+        .set("partitioner", JAVA_PARTITIONER)
         // What dead letters are cut to fit (see dead_letter.rs).
         .set("message.max.bytes", MESSAGE_MAX_BYTES.to_string())
         .create_with_context(DeliveryTracker::default())
@@ -201,51 +161,16 @@ pub fn commands_consumer(
     config: &ProcessorConfig,
     context: CommandsContext,
 ) -> Result<BaseConsumer<CommandsContext>, KafkaError> {
-    common(config)
-        .set("group.id", &config.group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "2000")
-        .set("partition.assignment.strategy", "range")
-        .set("fetch.wait.max.ms", config.fetch_wait_millis.to_string())
+    config
+        .kafka()
+        .group_consumer(&config.group, config.fetch_wait_millis)
         .create_with_context(context)
 }
 
-/// The context of readers: reaching the end of a partition is what they wait for,
-/// not an error to log.
-#[derive(Debug, Default)]
-pub struct ReaderContext;
-
-impl ClientContext for ReaderContext {
-    fn error(&self, error: KafkaError, reason: &str) {
-        let eof = matches!(
-            error,
-            KafkaError::PartitionEOF(_)
-                | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
-        );
-        if !eof {
-            warn!(%error, reason, "kafka reader error");
-        }
-    }
-}
-
-impl ConsumerContext for ReaderContext {}
-
-/// A consumer that reads partitions back by assignment, outside any group; it
-/// reports reaching the end of each partition.
-pub type Reader = BaseConsumer<ReaderContext>;
-
-/// A new [`Reader`].
-pub fn reader(brokers: &str) -> Result<Reader, KafkaError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "ledgerstream-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
+/// A [`Reader`] of events or results, to restore from.
+pub fn reader(config: &ProcessorConfig) -> Result<Reader, KafkaError> {
+    config
+        .kafka()
+        .reader("ledgerstream-reader")
         .create_with_context(ReaderContext)
 }

@@ -47,6 +47,5 @@ pub use config::ProcessorConfig;
 pub use decoder::Decoder;
 pub use http::{Health, serve};
 pub use instance::{Instance, InstanceError};
-pub use kafka::flush;
 pub use metrics::Metrics;
 pub use run::{ProcessError, Processor};

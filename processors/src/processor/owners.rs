@@ -13,14 +13,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ledgerstream_domain::OwnerSnapshot;
+use ledgerstream_runtime::kafka::Reader;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::consumer::Consumer;
-
-use super::decoder::Decoder;
-use super::kafka::Reader;
 use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
+
+use super::decoder::Decoder;
 
 /// Open accounts per owner.
 #[derive(Debug, Default)]

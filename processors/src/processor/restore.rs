@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ledgerstream_domain::{CommandId, Refusal};
+use ledgerstream_runtime::kafka::Reader;
 use ledgerstream_runtime::topics::TopicNames;
 use ledgerstream_schemas::records::{EventRecord, ResultRecord};
 use rdkafka::consumer::Consumer;
@@ -20,7 +21,6 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 use super::decoder::Decoder;
-use super::kafka::Reader;
 use super::metrics::Metrics;
 use super::partition::Partition;
 use crate::store::StoreError;

@@ -188,15 +188,15 @@ impl Processor {
         let owners = Arc::new(OwnerView::default());
         owners
             .spawn(
-                kafka::reader(&config.brokers)?,
+                kafka::reader(&config)?,
                 topics.events.clone(),
                 decoder.clone(),
                 Arc::clone(&stop),
             )
             .map_err(ProcessError::Kafka)?;
         let restorer = Restorer::new(
-            kafka::reader(&config.brokers)?,
-            kafka::reader(&config.brokers)?,
+            kafka::reader(&config)?,
+            kafka::reader(&config)?,
             config.state_dir.clone(),
             config.idempotency_window,
             (*topics).clone(),

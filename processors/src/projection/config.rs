@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::settings::{ConfigError, check_group_member};
 use ledgerstream_runtime::topics::TopicNames;
 use serde::Deserialize;
@@ -97,6 +98,11 @@ impl ProjectionConfig {
             retry_max_millis: defaults::retry_max_millis(),
             retry_give_up_millis: defaults::retry_give_up_millis(),
         }
+    }
+
+    /// The settings of its Kafka clients.
+    pub fn kafka(&self) -> KafkaSettings {
+        KafkaSettings::new(&self.brokers)
     }
 
     /// The topics of the pipeline this projection reads.

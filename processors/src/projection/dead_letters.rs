@@ -11,13 +11,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use ledgerstream_runtime::kafka::{KafkaSettings, flush};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::processor::dead_letter::{DeadLetter, MESSAGE_MAX_BYTES};
 
@@ -60,15 +61,13 @@ impl std::fmt::Debug for DeadLetters {
 impl DeadLetters {
     /// A producer of dead letters to `topic`, sent as `component`.
     pub fn new(
-        brokers: &str,
+        kafka: &KafkaSettings,
         topic: String,
         component: &'static str,
         timeout: Duration,
     ) -> Result<Self, KafkaError> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
+        let producer = kafka
+            .idempotent_producer()
             .set("message.max.bytes", MESSAGE_MAX_BYTES.to_string())
             .set("message.timeout.ms", timeout.as_millis().to_string())
             .create_with_context(Deliveries::default())?;
@@ -127,7 +126,7 @@ impl DeadLetters {
         if self.sent == 0 {
             return Ok(());
         }
-        crate::processor::flush(&self.producer, timeout).map_err(|e| e.to_string())?;
+        flush(&self.producer, timeout).map_err(|e| e.to_string())?;
         let failed = self
             .producer
             .context()
@@ -148,17 +147,13 @@ impl DeadLetters {
 /// on, to be dead-lettered as they were read. Rare, so a consumer of its own,
 /// in no group.
 pub fn read_back(
-    brokers: &str,
+    kafka: &KafkaSettings,
     topic: &str,
     wanted: &[(i32, i64)],
     timeout: Duration,
 ) -> Result<Vec<OwnedMessage>, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "ledgerstream-dead-letter-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("isolation.level", "read_committed")
+    let consumer: BaseConsumer = kafka
+        .assigned("ledgerstream-dead-letter-reader")
         .create()
         .map_err(|e| e.to_string())?;
     let mut starts: BTreeMap<i32, i64> = BTreeMap::new();

@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, ResolveError};
 use ledgerstream_schemas::records::ResultRecord;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
@@ -145,17 +146,11 @@ impl ResultsReader {
     /// Reads the metadata of both topics (failing when either is missing or no
     /// broker answers), then assigns every results partition at its current end.
     pub async fn connect(config: &CommandClientConfig) -> Result<Self, ClientError> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        // Assigned the results partitions, never joining its group nor committing;
+        // read_committed, as a result counts once its transaction commits.
+        let consumer: StreamConsumer = KafkaSettings::new(&config.brokers)
+            .assigned("ledgerstream-command-client")
             .set("client.id", "ledgerstream-command-client")
-            // librdkafka assigns only with a group id; the group is never joined and
-            // nothing is committed in it.
-            .set("group.id", "ledgerstream-command-client")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
-            // In transactional mode a result counts once its transaction commits.
-            .set("isolation.level", "read_committed")
             .set("fetch.wait.max.ms", config.fetch_wait_ms.to_string())
             .create()
             .map_err(ClientError::Kafka)?;

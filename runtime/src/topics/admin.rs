@@ -16,6 +16,7 @@ use tracing::{info, warn};
 use super::TopicsError;
 use super::spec::TopicSpec;
 use super::verify::{ActualTopic, Report, verify};
+use crate::kafka::KafkaSettings;
 
 /// How long one admin request may take, unless [`Admin::with_timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,9 +34,7 @@ pub struct Admin {
 impl Admin {
     /// An admin client of the brokers at `brokers` (bootstrap servers).
     pub fn connect(brokers: &str) -> Result<Self, TopicsError> {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", brokers);
-        Self::from_config(&config)
+        Self::from_config(&KafkaSettings::new(brokers).client())
     }
 
     /// An admin client with these client settings (security settings, for one).

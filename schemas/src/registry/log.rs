@@ -115,6 +115,9 @@ impl std::fmt::Debug for SchemaLog {
     }
 }
 
+/// The settings of the registry's clients. Not built from
+/// `ledgerstream_runtime::kafka`: the runtime depends on this crate (for the topic
+/// names), not the other way round.
 fn client_config(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
