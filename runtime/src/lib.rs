@@ -14,12 +14,15 @@
 //!
 //! - [`kafka`]: the settings of every kind of Kafka client, built once; the
 //!   millisecond-step producer flush; readers of partitions to their end.
+//! - [`dead_letters`]: the dead-letter record and its headers, the producer of
+//!   the components outside a transaction, reading refused records back.
 //! - [`settings`]: what every component's settings share.
 //! - [`topics`]: the pipeline's topics, their names, specs and partitioner.
 //! - [`telemetry`]: metric registration and the `/metrics` + `/health` server.
 //! - [`clock`]: the wall clock, in epoch milliseconds.
 
 pub mod clock;
+pub mod dead_letters;
 pub mod kafka;
 pub mod settings;
 pub mod telemetry;

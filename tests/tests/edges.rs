@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use ledgerstream_processors::processor::dead_letter::headers as dlq;
 use ledgerstream_producers::commands;
+use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_runtime::topics::partition_for;
 use ledgerstream_schemas::records::{
     AccountType, Channel, CommandRecord, DepositMoney, EventRecord, ResultRecord,

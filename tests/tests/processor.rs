@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ledgerstream_processors::processor::dead_letter::headers as dlq;
 use ledgerstream_producers::commands;
+use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
     AccountType, Channel, CommandRecord, EventRecord, ResultRecord,
 };

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clickhouse::sql::Identifier;
-use ledgerstream_processors::processor::dead_letter::headers as dlq;
 use ledgerstream_processors::projection::ProjectionMetrics;
 use ledgerstream_processors::projection::clickhouse::{ClickHouseError, ClickHouseSink, schema};
+use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
     AccountOpened, AccountType, CommandRecord, EventMetadata, EventRecord, MoneyDeposited,
 };

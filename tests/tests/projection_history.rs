@@ -19,12 +19,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ledgerstream_infra::Service;
-use ledgerstream_processors::processor::dead_letter::headers as dlq;
 use ledgerstream_processors::projection::checkpoint::Checkpoint;
 use ledgerstream_processors::projection::history::{
     HistoryConfig, HistoryDocument, HistorySink, Indices, template,
 };
 use ledgerstream_processors::projection::{ProjectionMetrics, Sink, SourcedEvent};
+use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
     AccountClosed, AccountOpened, AccountType, Channel, EventMetadata, EventRecord, MoneyDeposited,
     MoneyWithdrawn, TransferDebited,

@@ -9,6 +9,7 @@ use ledgerstream_domain::{
     AccountCommand, AccountEvent, CommandBody, DecisionContext, Outcome, Rejection, Timestamp,
     decide,
 };
+use ledgerstream_runtime::dead_letters::DeadLetter;
 use ledgerstream_runtime::topics::partition_for;
 use ledgerstream_schemas::codec::ResolveError;
 use ledgerstream_schemas::records::{CommandRecord, RecordUnion, ResultRecord};
@@ -20,7 +21,6 @@ use rdkafka::types::RDKafkaErrorCode;
 use tracing::warn;
 
 use super::batch::PendingResult;
-use super::dead_letter::DeadLetter;
 use super::run::{ProcessError, Processor};
 use crate::wire::{self, limits};
 

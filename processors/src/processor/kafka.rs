@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ledgerstream_runtime::dead_letters::MESSAGE_MAX_BYTES;
 use ledgerstream_runtime::kafka::{JAVA_PARTITIONER, Reader, ReaderContext};
 use rdkafka::Message;
 use rdkafka::client::ClientContext;
@@ -16,7 +17,6 @@ use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext}
 use tracing::{info, warn};
 
 use super::config::ProcessorConfig;
-use super::dead_letter::MESSAGE_MAX_BYTES;
 
 /// A change of assignment, as seen by the rebalance callbacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +151,7 @@ pub fn producer(
         // Follow-up commands are keyed by account id: partition them like Java
         // clients do, so that every producer of commands agrees on the partition.
         .set("partitioner", JAVA_PARTITIONER)
-        // What dead letters are cut to fit (see dead_letter.rs).
+        // What dead letters are cut to fit (see ledgerstream_runtime::dead_letters).
         .set("message.max.bytes", MESSAGE_MAX_BYTES.to_string())
         .create_with_context(DeliveryTracker::default())
 }

@@ -32,7 +32,6 @@
 mod batch;
 mod command;
 pub mod config;
-pub mod dead_letter;
 mod decoder;
 pub mod http;
 pub mod instance;

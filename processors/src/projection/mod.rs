@@ -8,7 +8,8 @@
 //!
 //! Every projection has the same shape, so a reader of one finds the way in all:
 //! the framework here ([`runner`], [`config`], [`checkpoint`], [`gaps`],
-//! [`retry`], [`dead_letters`], [`metrics`], [`health`]) drives a [`sink::Sink`]
+//! [`retry`], [`metrics`], [`health`], and the dead letters of
+//! `ledgerstream_runtime::dead_letters`) drives a [`sink::Sink`]
 //! that lives in a folder of its own with the same files — `mod.rs`, `config.rs`
 //! (settings), `sink.rs` (the `Sink` impl), `retry.rs` (which of its failures are
 //! retried), its schema, and its integration test in
@@ -34,7 +35,6 @@
 pub mod checkpoint;
 pub mod clickhouse;
 pub mod config;
-pub mod dead_letters;
 pub mod gaps;
 pub mod health;
 pub mod history;

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ledgerstream_runtime::clock::now_millis;
+use ledgerstream_runtime::dead_letters::{self, DeadLetters};
 use ledgerstream_schemas::codec::ResolveError;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -35,7 +36,6 @@ use tracing::{debug, error, info, warn};
 
 use super::checkpoint::{Backwards, Checkpoint, Checkpoints};
 use super::config::ProjectionConfig;
-use super::dead_letters::{self, DeadLetters};
 use super::health::ProjectionHealth;
 use super::metrics::ProjectionMetrics;
 use super::retry::{Backoff, Classify, Retry};

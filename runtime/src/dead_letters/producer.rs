@@ -1,26 +1,24 @@
-//! Dead letters of a projection: the record as it was read (key, value and
-//! timestamp), with the headers of `processor::dead_letter` (source topic,
-//! partition, offset, component, error class and message). A record is dead-lettered when it does not decode,
-//! or when its sink rejects it ([`Rejected`](super::sink::Rejected)).
+//! A producer of dead letters for a component outside a Kafka transaction (the
+//! projections): the record as it was read (key, value and timestamp), with the
+//! headers of [`DeadLetter`] (source topic, partition, offset, component, error
+//! class and message). A projection dead-letters a record when it does not
+//! decode, or when its sink rejects it.
 //!
-//! Every dead letter of a batch is delivered before the batch's checkpoint is
-//! written, so a dead letter is never lost to a crash: the record is read again
-//! and dead-lettered again (at least once).
+//! Every dead letter of a batch is delivered ([`DeadLetters::flush`]) before the
+//! batch's checkpoint is written, so a dead letter is never lost to a crash: the
+//! record is read again and dead-lettered again (at least once).
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ledgerstream_runtime::kafka::{KafkaSettings, flush};
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Offset, TopicPartitionList};
 
-use crate::processor::dead_letter::{DeadLetter, MESSAGE_MAX_BYTES};
+use super::letter::{DeadLetter, MESSAGE_MAX_BYTES};
+use crate::kafka::{KafkaSettings, flush};
 
 /// The first failed delivery since the last check.
 #[derive(Debug, Default)]
@@ -140,61 +138,4 @@ impl DeadLetters {
             Some(error) => Err(error),
         }
     }
-}
-
-/// Reads the records at `wanted` (partition, offset) of `topic` back from the
-/// log, in the order asked: records a sink refused after the consumer had moved
-/// on, to be dead-lettered as they were read. Rare, so a consumer of its own,
-/// in no group.
-pub fn read_back(
-    kafka: &KafkaSettings,
-    topic: &str,
-    wanted: &[(i32, i64)],
-    timeout: Duration,
-) -> Result<Vec<OwnedMessage>, String> {
-    let consumer: BaseConsumer = kafka
-        .assigned("ledgerstream-dead-letter-reader")
-        .create()
-        .map_err(|e| e.to_string())?;
-    let mut starts: BTreeMap<i32, i64> = BTreeMap::new();
-    for &(partition, offset) in wanted {
-        let start = starts.entry(partition).or_insert(offset);
-        *start = (*start).min(offset);
-    }
-    let mut list = TopicPartitionList::new();
-    for (&partition, &offset) in &starts {
-        list.add_partition_offset(topic, partition, Offset::Offset(offset))
-            .map_err(|e| e.to_string())?;
-    }
-    consumer.assign(&list).map_err(|e| e.to_string())?;
-    let mut found: HashMap<(i32, i64), OwnedMessage> = HashMap::new();
-    let deadline = Instant::now() + timeout;
-    while found.len() < wanted.len() {
-        if Instant::now() > deadline {
-            return Err(format!(
-                "read {} of the {} refused records of {topic} back within {timeout:?}",
-                found.len(),
-                wanted.len()
-            ));
-        }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => {
-                let at = (message.partition(), message.offset());
-                if wanted.contains(&at) {
-                    found.insert(at, message.detach());
-                }
-            }
-            Some(Err(error)) => return Err(error.to_string()),
-            None => {}
-        }
-    }
-    wanted
-        .iter()
-        .map(|at| {
-            found
-                .get(at)
-                .cloned()
-                .ok_or_else(|| format!("record {}/{} not read back", at.0, at.1))
-        })
-        .collect()
 }

@@ -1,6 +1,6 @@
-//! Records that cannot be processed go to the dead-letter topic, unchanged (key,
-//! value and timestamp of the original), with headers that say where they came
-//! from and why. Processing goes on.
+//! A dead letter's record: the original (key, value and timestamp), or its first
+//! bytes when it is too large to be written whole, with headers that say where it
+//! came from and why.
 //!
 //! The headers are Kafka Connect's dead-letter headers (`__connect.errors.*`), so
 //! that tools written for Connect's dead-letter queues read ours as they are. The
