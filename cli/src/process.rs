@@ -3,14 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::{
     Decoder, Health, Instance, Metrics, ProcessError, Processor, ProcessorConfig, serve,
 };
+use ledgerstream_runtime::supervise::{on_own_thread, supervise};
 use ledgerstream_runtime::topics::{self, Admin, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
@@ -123,8 +123,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     crate::signals::stop_on_signal(Arc::clone(&stop), "finishing the open batch");
     info!(listen = %config.listen, group = %config.group, transactional_id, "processor starting");
 
-    let outcome = loop {
-        let attempt = {
+    let outcome = supervise(
+        &stop,
+        || {
             let (config, transactional_id, decoder, metrics, health, stop) = (
                 config.clone(),
                 transactional_id.clone(),
@@ -133,21 +134,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Arc::clone(&health),
                 Arc::clone(&stop),
             );
-            tokio::task::spawn_blocking(move || {
+            on_own_thread(move || {
                 Processor::start(config, &transactional_id, decoder, metrics, health, stop)?.run()
             })
-            .await?
-        };
-        match attempt {
-            Ok(()) => break Ok(()),
-            Err(error) if error.is_restartable() && !stop.load(Ordering::Acquire) => {
-                metrics.restarts.inc();
-                warn!(%error, "processor failed; starting it again in 2 s");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            Err(error) => break Err(error),
-        }
-    };
+        },
+        |error, pause| {
+            metrics.restarts.inc();
+            let pause_secs = pause.as_secs();
+            warn!(%error, pause_secs, "processor failed; starting it again");
+        },
+    )
+    .await;
     let _ = stopped_tx.send(());
     if let Ok(Err(error)) = server.await {
         error!(%error, "metrics endpoint failed");

@@ -4,18 +4,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::projection::clickhouse::{self, ClickHouseConfig, ClickHouseSink};
 use ledgerstream_processors::projection::history::{self, HistoryConfig, HistorySink};
-use ledgerstream_processors::projection::retry::{Classify, Retry};
+use ledgerstream_processors::projection::retry::Classify;
 use ledgerstream_processors::projection::{
-    self, HealthBoard, ProjectionConfig, ProjectionError, ProjectionHealth, ProjectionMetrics,
-    RunnerParts,
+    self, HealthBoard, ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
+use ledgerstream_runtime::supervise::{Restartable, supervise};
 use ledgerstream_runtime::topics::{Admin, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
@@ -213,7 +212,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         Ok::<_, clickhouse::ClickHouseError>(sink)
                     }
                 };
-                tokio::spawn(supervise(
+                tokio::spawn(keep_running(
                     "applying the ClickHouse migrations",
                     parts,
                     connect,
@@ -244,7 +243,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         Ok::<_, history::HistoryError>(sink)
                     }
                 };
-                tokio::spawn(supervise("setting up the history index", parts, connect))
+                tokio::spawn(keep_running("setting up the history index", parts, connect))
             }
         };
         tasks.push(task);
@@ -274,44 +273,34 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// Runs the projection of the sink `connect` sets up (`what`), starting it again
 /// after a failure that a restart may fix (it resumes from its checkpoints).
-async fn supervise<S, E, F>(
+async fn keep_running<S, E, F>(
     what: &'static str,
     parts: RunnerParts,
     connect: impl Fn() -> F,
 ) -> anyhow::Result<()>
 where
     S: projection::Sink,
-    E: Classify + Send + Sync + 'static,
+    E: Classify,
     F: Future<Output = Result<S, E>>,
 {
     let health: Arc<ProjectionHealth> = Arc::clone(&parts.health);
-    loop {
-        health.set(false, what);
-        let attempt = match connect().await {
-            Ok(sink) => {
-                let parts = parts.clone();
-                tokio::task::spawn_blocking(move || projection::run(sink, parts)).await?
-            }
-            Err(error) if error.retry() == Retry::Permanent => {
-                health.set(false, format!("{what} failed: {error}"));
-                return Err(anyhow::anyhow!(error).context(what));
-            }
-            Err(error) => Err(ProjectionError::GaveUp {
-                what,
-                attempts: 1,
-                class: error.class(),
-                message: error.to_string(),
-            }),
-        };
-        match attempt {
-            Ok(()) => return Ok(()),
-            Err(error) if error.is_restartable() && !parts.stop.load(Ordering::Acquire) => {
-                warn!(%error, what, "projection failed; starting it again in 2 s");
-                health.set(false, format!("restarting after: {error}"));
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            Err(error) if error.is_restartable() => return Ok(()),
-            Err(error) => return Err(anyhow::anyhow!(error)),
-        }
+    let outcome = supervise(
+        &parts.stop,
+        || {
+            health.set(false, what);
+            projection::connect_and_run(what, connect(), parts.clone())
+        },
+        |error, pause| {
+            let pause_secs = pause.as_secs();
+            warn!(%error, what, pause_secs, "projection failed; starting it again");
+            health.set(false, format!("restarting after: {error}"));
+        },
+    )
+    .await;
+    match outcome {
+        Ok(()) => Ok(()),
+        // Failing while asked to stop: it stops, as asked.
+        Err(error) if error.is_restartable() => Ok(()),
+        Err(error) => Err(anyhow::anyhow!(error)),
     }
 }

@@ -18,6 +18,7 @@
 //!   the components outside a transaction, reading refused records back.
 //! - [`settings`]: what every component's settings share.
 //! - [`topics`]: the pipeline's topics, their names, specs and partitioner.
+//! - [`supervise`]: one restart loop for every long-running component.
 //! - [`telemetry`]: metric registration and the `/metrics` + `/health` server.
 //! - [`clock`]: the wall clock, in epoch milliseconds.
 
@@ -25,5 +26,6 @@ pub mod clock;
 pub mod dead_letters;
 pub mod kafka;
 pub mod settings;
+pub mod supervise;
 pub mod telemetry;
 pub mod topics;

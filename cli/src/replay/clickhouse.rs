@@ -302,8 +302,8 @@ impl Replay {
             let (config, metrics) = (config.clone(), metrics.clone());
             async move { Ok::<_, ClickHouseError>(ClickHouseSink::connect(&config, metrics).await?.0) }
         };
-        let mut runner = tokio::spawn(super::supervise(
-            "ClickHouse",
+        let mut runner = tokio::spawn(super::keep_running(
+            "connecting to ClickHouse",
             first,
             parts,
             self.args.throttle,

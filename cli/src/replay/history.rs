@@ -193,8 +193,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let (config, metrics) = (connect_config.clone(), metrics.clone());
         async move { Ok::<_, HistoryError>(HistorySink::connect(&config, metrics).await?.0) }
     };
-    let mut runner = tokio::spawn(super::supervise(
-        "the search server",
+    let mut runner = tokio::spawn(super::keep_running(
+        "connecting to the search server",
         first,
         parts,
         args.throttle,

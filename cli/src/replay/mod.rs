@@ -28,13 +28,12 @@ pub mod tail;
 pub mod throttle;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use anyhow::Context;
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::projection;
-use ledgerstream_processors::projection::retry::{Classify, Retry};
+use ledgerstream_processors::projection::retry::Classify;
+use ledgerstream_runtime::supervise::{Restartable, supervise};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
 use ledgerstream_schemas::codec::{Codec, Setup};
@@ -83,10 +82,10 @@ async fn events_decoder(topic: &str) -> anyhow::Result<Decoder> {
 }
 
 /// Runs a replay's projection on `first`, starting it again after a failure a
-/// restart may fix: `connect` (to `store`, named in errors) makes a new sink,
-/// which resumes from the replayed set's checkpoints.
-async fn supervise<S, E, F>(
-    store: &'static str,
+/// restart may fix: `connect` (`what`, named in errors) makes a new sink, which
+/// resumes from the replayed set's checkpoints.
+async fn keep_running<S, E, F>(
+    what: &'static str,
     first: S,
     parts: projection::RunnerParts,
     throttle: Option<u32>,
@@ -94,40 +93,33 @@ async fn supervise<S, E, F>(
 ) -> anyhow::Result<()>
 where
     S: projection::Sink,
-    E: Classify + std::fmt::Display + Send + Sync + 'static,
+    E: Classify,
     F: Future<Output = Result<S, E>>,
 {
-    let mut ready = Some(first);
-    loop {
-        let sink = match ready.take() {
-            Some(sink) => sink,
-            None => match connect().await {
-                Ok(sink) => sink,
-                Err(error) if error.retry() == Retry::Permanent => {
-                    return Err(anyhow::anyhow!(error).context(format!("connecting to {store}")));
-                }
-                Err(error) => {
-                    warn!(%error, "connecting to {store} failed; trying again in 2 s");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    continue;
-                }
-            },
-        };
-        let run_parts = parts.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            projection::run(throttle::Throttled::new(sink, throttle), run_parts)
-        })
-        .await?;
-        match result {
-            Ok(()) => return Ok(()),
-            Err(error) if error.is_restartable() && !parts.stop.load(Ordering::Acquire) => {
-                warn!(%error, "the replay's projection failed; starting it again in 2 s");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            Err(error) if error.is_restartable() => return Ok(()),
-            Err(error) => {
-                return Err(anyhow::anyhow!(error).context("the replay's projection failed"));
-            }
-        }
+    let mut first = Some(first);
+    let outcome = supervise(
+        &parts.stop,
+        || {
+            let (ready, connecting) = (first.take(), connect());
+            let sink = async move {
+                let sink = match ready {
+                    Some(sink) => sink,
+                    None => connecting.await?,
+                };
+                Ok::<_, E>(throttle::Throttled::new(sink, throttle))
+            };
+            projection::connect_and_run(what, sink, parts.clone())
+        },
+        |error, pause| {
+            let pause_secs = pause.as_secs();
+            warn!(%error, pause_secs, "the replay's projection failed; starting it again");
+        },
+    )
+    .await;
+    match outcome {
+        Ok(()) => Ok(()),
+        // Failing while asked to stop: it stops, as asked.
+        Err(error) if error.is_restartable() => Ok(()),
+        Err(error) => Err(anyhow::anyhow!(error).context("the replay's projection failed")),
     }
 }

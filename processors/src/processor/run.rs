@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use ledgerstream_runtime::supervise::Restartable;
 use ledgerstream_runtime::topics::TopicNames;
 use ledgerstream_schemas::codec::EncodeError;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -78,10 +79,10 @@ pub enum ProcessError {
     Delivery { failed: usize, first: String },
 }
 
-impl ProcessError {
+impl Restartable for ProcessError {
     /// Whether starting the loop again may help (a new producer and consumer, state
     /// restored from the log); the other errors need a person.
-    pub fn is_restartable(&self) -> bool {
+    fn is_restartable(&self) -> bool {
         !matches!(
             self,
             ProcessError::TransactionsUnsupported(_)
@@ -90,7 +91,9 @@ impl ProcessError {
                 | ProcessError::Instance(_)
         )
     }
+}
 
+impl ProcessError {
     /// Whether aborting the open transaction and processing the batch again is
     /// enough; otherwise the loop stops, for the caller to start it again.
     fn is_abortable(&self) -> bool {

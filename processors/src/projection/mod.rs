@@ -46,5 +46,5 @@ pub mod sink;
 pub use config::ProjectionConfig;
 pub use health::{HealthBoard, ProjectionHealth, serve};
 pub use metrics::ProjectionMetrics;
-pub use runner::{ProjectionError, RunnerParts, run};
+pub use runner::{ProjectionError, RunnerParts, connect_and_run, run};
 pub use sink::{Refused, Rejected, Sink, SourcedEvent, Written};

@@ -35,6 +35,11 @@ pub trait Classify: std::error::Error {
 
 /// Exponential pauses between attempts, doubling from `initial` up to `max`, for
 /// at most `give_up_after` in all.
+///
+/// The budget counts the time the attempts took as well as the pauses: a runner
+/// must give up well before its consumer's poll interval runs out, however slow
+/// the failing writes are. (backon's total delay counts the pauses only, and its
+/// doubling is in `f32` seconds; the restarts use backon.)
 #[derive(Debug, Clone)]
 pub struct Backoff {
     initial: Duration,

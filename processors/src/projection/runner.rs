@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use ledgerstream_runtime::clock::now_millis;
 use ledgerstream_runtime::dead_letters::{self, DeadLetters};
+use ledgerstream_runtime::supervise::{Restartable, on_own_thread};
 use ledgerstream_schemas::codec::ResolveError;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -79,10 +80,10 @@ pub enum ProjectionError {
     Stopped,
 }
 
-impl ProjectionError {
+impl Restartable for ProjectionError {
     /// Whether starting the runner again may help (it resumes from its
     /// checkpoints); the other errors need a person.
-    pub fn is_restartable(&self) -> bool {
+    fn is_restartable(&self) -> bool {
         !matches!(self, ProjectionError::Permanent { .. })
     }
 }
@@ -103,6 +104,42 @@ pub struct RunnerParts {
 /// thread of its own (e.g. `spawn_blocking`), never on a runtime worker.
 pub fn run<S: Sink>(sink: S, parts: RunnerParts) -> Result<(), ProjectionError> {
     Runner::start(sink, parts)?.run()
+}
+
+/// One attempt at a projection, for `ledgerstream_runtime::supervise` to repeat:
+/// `connecting` sets its sink up (`what`, named in errors), then [`run`] goes on
+/// a thread of its own. A sink that cannot be set up is
+/// [`ProjectionError::Permanent`] when its error says retrying cannot help,
+/// [`ProjectionError::GaveUp`] otherwise: a restart may set it up.
+pub async fn connect_and_run<S, E>(
+    what: &'static str,
+    connecting: impl Future<Output = Result<S, E>>,
+    parts: RunnerParts,
+) -> Result<(), ProjectionError>
+where
+    S: Sink,
+    E: Classify,
+{
+    let sink = match connecting.await {
+        Ok(sink) => sink,
+        Err(error) if error.retry() == Retry::Permanent => {
+            parts.health.set(false, format!("{what} failed: {error}"));
+            return Err(ProjectionError::Permanent {
+                what,
+                class: error.class(),
+                message: error.to_string(),
+            });
+        }
+        Err(error) => {
+            return Err(ProjectionError::GaveUp {
+                what,
+                attempts: 1,
+                class: error.class(),
+                message: error.to_string(),
+            });
+        }
+    };
+    on_own_thread(move || run(sink, parts)).await
 }
 
 /// The events read since the last durable batch.
