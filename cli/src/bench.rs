@@ -11,9 +11,10 @@ use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
 use ledgerstream_producers::commands;
 use ledgerstream_runtime::kafka::KafkaSettings;
+use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::{AccountType, CommandRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -106,7 +107,7 @@ async fn process(
     topics::create(&admin, &scratch_spec).await?;
     let scratch = scratch_spec.first().map_or(scratch, |s| s.name.clone());
 
-    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let registry = RegistryClient::new(registry_from_env()?)?;
     let all = [
         (Kind::Commands, names.commands.as_str()),
         (Kind::Events, names.events.as_str()),

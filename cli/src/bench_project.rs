@@ -34,9 +34,10 @@ use ledgerstream_processors::projection::{
 };
 use ledgerstream_producers::{CommandSender, commands};
 use ledgerstream_runtime::kafka::KafkaSettings;
+use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::{
     AccountOpened, AccountType, Channel, EventMetadata, EventRecord, MoneyDeposited,
@@ -102,7 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     topics::create(&admin, &layout.specs_named(&names)?)
         .await?
         .into_result()?;
-    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let registry = RegistryClient::new(registry_from_env()?)?;
     let all = [
         (Kind::Commands, names.commands.as_str()),
         (Kind::Events, names.events.as_str()),

@@ -10,10 +10,11 @@ use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::{
     Decoder, Health, Instance, Metrics, ProcessError, Processor, ProcessorConfig, serve,
 };
+use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::supervise::{on_own_thread, supervise};
 use ledgerstream_runtime::topics::{self, Admin, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, Setup};
 use tracing::{error, info, warn};
 
@@ -88,7 +89,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .context(
             "the topics are not as the processor needs them; run `ledgerstream topics create`",
         )?;
-    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let registry = RegistryClient::new(registry_from_env()?)?;
     // Processors only read the registry: the schemas must be registered already.
     let written = [
         (Kind::Commands, names.commands.as_str()),

@@ -14,10 +14,11 @@ use ledgerstream_processors::projection::retry::Classify;
 use ledgerstream_processors::projection::{
     self, HealthBoard, ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
+use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::supervise::{Restartable, supervise};
 use ledgerstream_runtime::topics::{Admin, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, Setup};
 use tracing::{error, info, warn};
 
@@ -153,7 +154,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     }
-    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let registry = RegistryClient::new(registry_from_env()?)?;
     let codec = Codec::connect(
         &registry,
         &[(Kind::Events, names.events.as_str())],

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_schemas::registry::config::{DEFAULT_LISTEN, DEFAULT_TOPIC, RegistryConfig};
-use ledgerstream_schemas::registry::server;
+use ledgerstream_registry::config::{DEFAULT_LISTEN, DEFAULT_TOPIC, RegistryConfig};
+use ledgerstream_registry::server;
 use tracing::info;
 
 #[derive(Debug, clap::Args)]

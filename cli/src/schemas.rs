@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_schemas::catalog::{self, Subject};
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::gate;
 
 #[derive(Debug, clap::Args)]
@@ -108,5 +109,5 @@ async fn register() -> anyhow::Result<()> {
 }
 
 fn client() -> anyhow::Result<RegistryClient> {
-    Ok(RegistryClient::new(RegistryConfig::from_env()?)?)
+    Ok(RegistryClient::new(registry_from_env()?)?)
 }

@@ -1,5 +1,9 @@
 //! What every component's settings share: the error that names the setting that
-//! cannot work, and the checks of a consumer-group member's Kafka settings.
+//! cannot work, the checks of a consumer-group member's Kafka settings, and the
+//! Schema Registry's settings read from the deployment's environment.
+
+use ledgerstream_schemas::client::{self, RegistryConfig};
+use secrecy::SecretString;
 
 /// A setting that cannot work: which component's, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,9 +50,68 @@ pub fn check_group_member(
     Ok(())
 }
 
+/// The Schema Registry's settings from `LEDGERSTREAM_REGISTRY_{URL,USERNAME,PASSWORD,CACHE}`
+/// (empty values count as unset).
+pub fn registry_from_env() -> Result<RegistryConfig, client::ConfigError> {
+    registry_from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+}
+
+/// Like [`registry_from_env`], with variables looked up by `lookup`.
+pub fn registry_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<RegistryConfig, client::ConfigError> {
+    let endpoints = ledgerstream_infra::Endpoints::from_lookup(&lookup);
+    let mut config = RegistryConfig::new(endpoints.registry.address);
+    config.username = lookup("LEDGERSTREAM_REGISTRY_USERNAME");
+    config.password = lookup("LEDGERSTREAM_REGISTRY_PASSWORD").map(SecretString::from);
+    if let Some(cache) = lookup("LEDGERSTREAM_REGISTRY_CACHE") {
+        config.cache_capacity = cache.trim().parse().map_err(|_| client::ConfigError {
+            field: "LEDGERSTREAM_REGISTRY_CACHE",
+            problem: format!("'{cache}' is not a number of schemas"),
+        })?;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_registry_defaults_to_the_local_one_and_hides_its_password() {
+        let config = registry_from_lookup(lookup(&[
+            ("LEDGERSTREAM_REGISTRY_USERNAME", "key"),
+            ("LEDGERSTREAM_REGISTRY_PASSWORD", "hunter2-secret"),
+        ]))
+        .expect("config");
+        assert_eq!(config.url, "http://127.0.0.1:8081");
+        assert!(!format!("{config:?}").contains("hunter2-secret"));
+    }
+
+    #[test]
+    fn registry_settings_that_cannot_work_name_their_field() {
+        let error =
+            registry_from_lookup(lookup(&[("LEDGERSTREAM_REGISTRY_URL", "ftp://x")])).unwrap_err();
+        assert_eq!(error.field, "url");
+        let error =
+            registry_from_lookup(lookup(&[("LEDGERSTREAM_REGISTRY_PASSWORD", "p")])).unwrap_err();
+        assert_eq!(error.field, "username");
+        let error =
+            registry_from_lookup(lookup(&[("LEDGERSTREAM_REGISTRY_CACHE", "lots")])).unwrap_err();
+        assert!(
+            error.to_string().contains("LEDGERSTREAM_REGISTRY_CACHE"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn the_error_names_component_and_field() {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-/// How to reach the registry; from the environment by [`RegistryConfig::from_env`].
+/// How to reach the registry (the deployment's environment is read by
+/// `ledgerstream_runtime::settings::registry_from_env`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
@@ -46,27 +47,6 @@ impl RegistryConfig {
             timeout_ms: Self::default_timeout_ms(),
             cache_capacity: Self::default_cache_capacity(),
         }
-    }
-
-    /// Reads `LEDGERSTREAM_REGISTRY_{URL,USERNAME,PASSWORD,CACHE}`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-    }
-
-    /// Like [`RegistryConfig::from_env`], with variables looked up by `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let endpoints = ledgerstream_infra::Endpoints::from_lookup(&lookup);
-        let mut config = Self::new(endpoints.registry.address);
-        config.username = lookup("LEDGERSTREAM_REGISTRY_USERNAME");
-        config.password = lookup("LEDGERSTREAM_REGISTRY_PASSWORD").map(SecretString::from);
-        if let Some(cache) = lookup("LEDGERSTREAM_REGISTRY_CACHE") {
-            config.cache_capacity = cache.trim().parse().map_err(|_| ConfigError {
-                field: "LEDGERSTREAM_REGISTRY_CACHE",
-                problem: format!("'{cache}' is not a number of schemas"),
-            })?;
-        }
-        config.validate()?;
-        Ok(config)
     }
 
     /// Checks the settings, naming the one that is wrong.
@@ -304,43 +284,15 @@ fn encode(subject: &str) -> String {
 mod tests {
     use super::*;
 
-    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
     #[test]
     fn the_password_never_shows_in_debug_output() {
-        let config = RegistryConfig::from_lookup(lookup(&[
-            ("LEDGERSTREAM_REGISTRY_USERNAME", "key"),
-            ("LEDGERSTREAM_REGISTRY_PASSWORD", "hunter2-secret"),
-        ]))
-        .expect("config");
+        let mut config = RegistryConfig::new("http://127.0.0.1:8081");
+        config.username = Some("key".to_owned());
+        config.password = Some(SecretString::from("hunter2-secret"));
         let client = RegistryClient::new(config.clone()).expect("client");
         for shown in [format!("{config:?}"), format!("{client:?}")] {
             assert!(!shown.contains("hunter2-secret"), "{shown}");
         }
-        assert_eq!(config.url, "http://127.0.0.1:8081");
-    }
-
-    #[test]
-    fn settings_that_cannot_work_name_their_field() {
-        let error =
-            RegistryConfig::from_lookup(lookup(&[("LEDGERSTREAM_REGISTRY_URL", "ftp://x")]))
-                .unwrap_err();
-        assert_eq!(error.field, "url");
-        let error = RegistryConfig::from_lookup(lookup(&[("LEDGERSTREAM_REGISTRY_PASSWORD", "p")]))
-            .unwrap_err();
-        assert_eq!(error.field, "username");
-        let error = RegistryConfig::from_lookup(lookup(&[("LEDGERSTREAM_REGISTRY_CACHE", "lots")]))
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("LEDGERSTREAM_REGISTRY_CACHE"),
-            "{error}"
-        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! ```text
 //!  schemas/avro/*.avsc ──build.rs──▶ catalog (every version, embedded)
 //!                                       │
-//!  records::* (Rust shapes) ◀── codec ──┤── Schema Registry (ids; `registry` serves one)
+//!  records::* (Rust shapes) ◀── codec ──┤── Schema Registry (ids; `client` talks to it)
 //!          ▲                            │
 //!          └── domain conversions       └── compat (BACKWARD_TRANSITIVE gate)
 //! ```
@@ -19,5 +19,4 @@ pub mod compat;
 pub mod gate;
 pub mod limits;
 pub mod records;
-pub mod registry;
 pub mod topics;

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_producers::{ClientError, CommandClient, CommandClientConfig, CommandResult};
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_runtime::settings::registry_from_env;
+use ledgerstream_schemas::client::RegistryClient;
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tracing::info;
@@ -247,7 +248,7 @@ async fn connect(args: &Args) -> anyhow::Result<CommandClient> {
     let endpoints = Endpoints::from_env();
     probe::probe(&endpoints.broker).await?;
     probe::probe(&endpoints.registry).await?;
-    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let registry = RegistryClient::new(registry_from_env()?)?;
     let mut config = CommandClientConfig::new(endpoints.broker.address.clone())
         .with_topic_suffix(&args.topic_suffix);
     config.result_timeout_ms = args.timeout.saturating_mul(1000);

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_producers::{CommandClient, CommandClientConfig, Submitted};
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_runtime::settings::registry_from_env;
+use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::records::{AccountType, Channel, CommandRecord, RecordUnion};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::task::JoinHandle;
@@ -307,7 +308,7 @@ async fn connect(suffix: &str, timeout_secs: u64) -> anyhow::Result<CommandClien
     let endpoints = Endpoints::from_env();
     probe::probe(&endpoints.broker).await?;
     probe::probe(&endpoints.registry).await?;
-    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let registry = RegistryClient::new(registry_from_env()?)?;
     let mut config =
         CommandClientConfig::new(endpoints.broker.address.clone()).with_topic_suffix(suffix);
     config.result_timeout_ms = timeout_secs.saturating_mul(1000);

@@ -21,9 +21,10 @@ use anyhow::{Context, bail};
 use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::Decoder;
+use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::producer::{BaseRecord, Producer};
@@ -60,7 +61,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let suffix = format!("-bench-{id}");
     let names = TopicNames::with_suffix(&suffix);
-    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let registry = RegistryClient::new(registry_from_env()?)?;
     let codec = Arc::new(
         Codec::connect(
             &registry,

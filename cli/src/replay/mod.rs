@@ -33,9 +33,10 @@ use anyhow::Context;
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::projection;
 use ledgerstream_processors::projection::retry::Classify;
+use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::supervise::{Restartable, supervise};
 use ledgerstream_schemas::catalog::Kind;
-use ledgerstream_schemas::client::{RegistryClient, RegistryConfig};
+use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, Setup};
 use tracing::warn;
 
@@ -70,7 +71,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// A decoder of `topic`'s events, its writer schemas looked up in the registry.
 async fn events_decoder(topic: &str) -> anyhow::Result<Decoder> {
-    let registry = RegistryClient::new(RegistryConfig::from_env()?)?;
+    let registry = RegistryClient::new(registry_from_env()?)?;
     let codec = Codec::connect(&registry, &[(Kind::Events, topic)], Setup::LookUp)
         .await
         .with_context(|| format!("looking up the schemas of {topic}"))?;

@@ -5,7 +5,7 @@
 use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
 use tracing::{error, info};
 
-use crate::compat::CompatibilityLevel;
+use ledgerstream_schemas::compat::CompatibilityLevel;
 
 use super::error::RegistryError;
 use super::log::SchemaLog;

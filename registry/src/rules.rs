@@ -2,7 +2,7 @@
 //! records to append (or the rejection), decided without side effects. The caller
 //! writes them in order and applies each once the broker has it.
 
-use crate::compat::{self, CompatibilityLevel};
+use ledgerstream_schemas::compat::{self, CompatibilityLevel};
 
 use super::error::RegistryError;
 use super::record::{Record, SchemaValue};
@@ -246,7 +246,7 @@ fn tombstone(subject: &str, version: u32) -> Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::store::tests::{mark_deleted, put, schema_text};
+    use crate::store::tests::{mark_deleted, put, schema_text};
 
     fn parsed(text: &str) -> ParsedSchema {
         ParsedSchema::parse(text).unwrap()

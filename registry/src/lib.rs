@@ -3,9 +3,10 @@
 //! # Layout
 //!
 //! ```text
-//!  HTTP client ──▶ api (routes, content types, Confluent's error codes) ──▶ handlers
-//!                   │ reads                        │ writes (one at a time)
-//!                   ▼                              ▼
+//!  HTTP client ──▶ api (routes, metrics) ──▶ handlers ──▶ reply (content types,
+//!                                             │      │       Confluent's error codes)
+//!                                             │reads │ writes (one at a time)
+//!                   ┌─────────────────────────┘      ▼
 //!                 store (in-memory state) ◀── rules (decide: which records?)
 //!                   ▲ apply                        │
 //!                   │                              ▼
@@ -57,6 +58,7 @@ mod handlers;
 pub mod log;
 pub mod metrics;
 pub mod record;
+mod reply;
 pub mod rules;
 pub mod schema;
 pub mod server;

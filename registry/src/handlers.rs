@@ -1,15 +1,15 @@
 //! The endpoints: each reads the request, asks the state or the service, and answers
-//! as Confluent's registry does. Routes, content types and errors are [`super::api`]'s.
+//! as Confluent's registry does. Routes are [`super::api`]'s; content types and errors [`super::reply`]'s.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::compat::{self, CompatibilityLevel};
+use ledgerstream_schemas::compat::{self, CompatibilityLevel};
 
-use super::api::{Answer, Params, Shared, body, flag, ok, raw};
 use super::error::RegistryError;
+use super::reply::{Answer, Params, Shared, body, flag, ok, raw};
 use super::schema::{AVRO, ParsedSchema};
 use super::store::{Store, VersionSpec};
 

@@ -1,9 +1,9 @@
 //! The records of the `_schemas` topic and their JSON encoding (see the module doc of
-//! [`crate::registry`] for the format).
+//! [`crate`] for the format).
 
 use serde::{Deserialize, Serialize};
 
-use crate::compat::CompatibilityLevel;
+use ledgerstream_schemas::compat::CompatibilityLevel;
 
 /// One record of the topic. A `None` value is a tombstone: the key is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::compat::CompatibilityLevel;
+use ledgerstream_schemas::compat::CompatibilityLevel;
 
 use super::error::RegistryError;
 use super::record::{Record, SchemaValue};
