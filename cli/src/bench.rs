@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
+use ledgerstream_processor::{Processor, ProcessorConfig};
 use ledgerstream_producers::commands;
+use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};

@@ -23,13 +23,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
-use ledgerstream_processors::projection::checkpoint::Checkpoint;
-use ledgerstream_processors::projection::history::{self, HistoryConfig, HistorySink, template};
-use ledgerstream_processors::projection::{
+use ledgerstream_processor::{Processor, ProcessorConfig};
+use ledgerstream_producers::{CommandSender, commands};
+use ledgerstream_projections::checkpoint::Checkpoint;
+use ledgerstream_projections::history::{self, HistoryConfig, HistorySink, template};
+use ledgerstream_projections::{
     self, HealthBoard, ProjectionConfig, ProjectionMetrics, RunnerParts, Sink, SourcedEvent,
 };
-use ledgerstream_producers::{CommandSender, commands};
+use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
@@ -372,7 +373,8 @@ async fn live(
         health: HealthBoard::default().add("history"),
         stop: Arc::clone(&stop),
     };
-    let projecting = tokio::task::spawn_blocking(move || projection::run(sink, parts));
+    let projecting =
+        tokio::task::spawn_blocking(move || ledgerstream_projections::run(sink, parts));
 
     let client = history::client(config)?;
     let alias = config.indices().alias;

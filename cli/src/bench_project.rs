@@ -25,14 +25,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ledgerstream_domain::{self as domain, policy};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::{Decoder, Processor, ProcessorConfig};
-use ledgerstream_processors::projection::clickhouse::{
-    ClickHouseConfig, ClickHouseSink, Tables, schema,
-};
-use ledgerstream_processors::projection::{
+use ledgerstream_processor::{Processor, ProcessorConfig};
+use ledgerstream_producers::{CommandSender, commands};
+use ledgerstream_projections::clickhouse::{ClickHouseConfig, ClickHouseSink, Tables, schema};
+use ledgerstream_projections::{
     self, HealthBoard, ProjectionConfig, ProjectionMetrics, RunnerParts, Sink, SourcedEvent,
 };
-use ledgerstream_producers::{CommandSender, commands};
+use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
@@ -155,7 +154,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut clickhouse = ClickHouseConfig::new(endpoints.clickhouse.address.clone());
     clickhouse.compression = !args.no_compression;
     let mut table_sets = Cleanup {
-        client: ledgerstream_processors::projection::clickhouse::client(&clickhouse),
+        client: ledgerstream_projections::clickhouse::client(&clickhouse),
         sets: Vec::new(),
         admin: admin.clone(),
         topics: names.all().map(str::to_owned).to_vec(),
@@ -200,7 +199,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.partitions,
     )
     .await?;
-    let client = ledgerstream_processors::projection::clickhouse::client(&clickhouse);
+    let client = ledgerstream_projections::clickhouse::client(&clickhouse);
     let visible: u64 = client
         .query(&format!(
             "SELECT count() FROM {} FINAL",
@@ -296,7 +295,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// Drops the benchmark's table sets and topics when it ends, however it ends
 /// (unless `--keep`).
 struct Cleanup {
-    client: ledgerstream_processors::projection::clickhouse::Client,
+    client: ledgerstream_projections::clickhouse::Client,
     sets: Vec<Tables>,
     admin: Admin,
     topics: Vec<String>,
@@ -331,8 +330,7 @@ impl Drop for Cleanup {
 }
 
 async fn clickhouse_version(url: &str) -> anyhow::Result<String> {
-    let client =
-        ledgerstream_processors::projection::clickhouse::client(&ClickHouseConfig::new(url));
+    let client = ledgerstream_projections::clickhouse::client(&ClickHouseConfig::new(url));
     Ok(client
         .query("SELECT version()")
         .fetch_one::<String>()
@@ -508,7 +506,7 @@ async fn sink_only(
             }
         }
         sink.write(&batch).await?;
-        let checkpoint = projection::checkpoint::Checkpoint {
+        let checkpoint = ledgerstream_projections::checkpoint::Checkpoint {
             partition: 0,
             next_offset: ((index + 1) * batch_rows) as i64,
             last_event_at_ms: 0,
@@ -554,7 +552,7 @@ async fn replay(
         stop: Arc::clone(&stop),
     };
     let started = Instant::now();
-    let running = tokio::task::spawn_blocking(move || projection::run(sink, parts));
+    let running = tokio::task::spawn_blocking(move || ledgerstream_projections::run(sink, parts));
     let assigned = loop {
         if metrics
             .assigned_partitions
@@ -604,7 +602,8 @@ async fn replay(
 fn raw_read(config: &ProjectionConfig, topic: &str, partitions: i32) -> anyhow::Result<Run> {
     let ends = high_watermarks(&config.brokers, topic, partitions)?;
     let total: i64 = ends.values().sum();
-    let consumer: BaseConsumer = projection::runner::consumer_config(config).create()?;
+    let consumer: BaseConsumer =
+        ledgerstream_projections::runner::consumer_config(config).create()?;
     let mut list = rdkafka::TopicPartitionList::new();
     for partition in 0..partitions {
         list.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)?;
@@ -728,7 +727,8 @@ async fn live(
         health: HealthBoard::default().add("clickhouse"),
         stop: Arc::clone(&stop),
     };
-    let projecting = tokio::task::spawn_blocking(move || projection::run(sink, parts));
+    let projecting =
+        tokio::task::spawn_blocking(move || ledgerstream_projections::run(sink, parts));
 
     let sender = CommandSender::connect(brokers, registry, &names.commands, Setup::LookUp).await?;
     let accounts = 100;
@@ -743,7 +743,7 @@ async fn live(
         sender.send(&open).await?;
     }
     let tables: Tables = clickhouse.tables();
-    let client = ledgerstream_processors::projection::clickhouse::client(clickhouse);
+    let client = ledgerstream_projections::clickhouse::client(clickhouse);
     let count_opened = format!(
         "SELECT count() FROM {} WHERE event_type = 'AccountOpened'",
         tables.events
@@ -876,7 +876,7 @@ async fn live(
 /// Polls `select` (one id per row) every 20 ms until `total` ids were seen; when
 /// each was seen first.
 async fn watch(
-    client: &ledgerstream_processors::projection::clickhouse::Client,
+    client: &ledgerstream_projections::clickhouse::Client,
     select: &str,
     total: usize,
     deadline: Instant,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::lag::{
+use ledgerstream_lag::{
     ExporterHealth, LagConfig, LagError, LagMetrics, Report, ViewOptions, Watcher, exporter, view,
 };
 use tracing::{error, info, warn};

@@ -7,9 +7,10 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::{
-    Decoder, Health, Instance, Metrics, ProcessError, Processor, ProcessorConfig, serve,
+use ledgerstream_processor::{
+    Health, Instance, Metrics, ProcessError, Processor, ProcessorConfig, serve,
 };
+use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::supervise::{on_own_thread, supervise};
 use ledgerstream_runtime::topics::{self, Admin, TopicsConfig};

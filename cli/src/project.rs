@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::Decoder;
-use ledgerstream_processors::projection::clickhouse::{self, ClickHouseConfig, ClickHouseSink};
-use ledgerstream_processors::projection::history::{self, HistoryConfig, HistorySink};
-use ledgerstream_processors::projection::retry::Classify;
-use ledgerstream_processors::projection::{
+use ledgerstream_projections::clickhouse::{self, ClickHouseConfig, ClickHouseSink};
+use ledgerstream_projections::history::{self, HistoryConfig, HistorySink};
+use ledgerstream_projections::retry::Classify;
+use ledgerstream_projections::{
     self, HealthBoard, ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
+use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::supervise::{Restartable, supervise};
 use ledgerstream_runtime::topics::{Admin, TopicsConfig};
@@ -172,7 +172,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let board = HealthBoard::default();
     let stop = Arc::new(AtomicBool::new(false));
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(projection::serve(
+    let server = tokio::spawn(ledgerstream_projections::serve(
         args.listen,
         metrics.registry.clone(),
         board.clone(),
@@ -280,7 +280,7 @@ async fn keep_running<S, E, F>(
     connect: impl Fn() -> F,
 ) -> anyhow::Result<()>
 where
-    S: projection::Sink,
+    S: ledgerstream_projections::Sink,
     E: Classify,
     F: Future<Output = Result<S, E>>,
 {
@@ -289,7 +289,7 @@ where
         &parts.stop,
         || {
             health.set(false, what);
-            projection::connect_and_run(what, connect(), parts.clone())
+            ledgerstream_projections::connect_and_run(what, connect(), parts.clone())
         },
         |error, pause| {
             let pause_secs = pause.as_secs();

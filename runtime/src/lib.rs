@@ -16,6 +16,8 @@
 //!   millisecond-step producer flush; readers of partitions to their end.
 //! - [`dead_letters`]: the dead-letter record and its headers, the producer of
 //!   the components outside a transaction, reading refused records back.
+//! - [`decoder`]: records decoded on a component's own thread, fetching unknown
+//!   writer schemas from the registry.
 //! - [`settings`]: what every component's settings share.
 //! - [`topics`]: the pipeline's topics, their names, specs and partitioner.
 //! - [`supervise`]: one restart loop for every long-running component.
@@ -24,6 +26,7 @@
 
 pub mod clock;
 pub mod dead_letters;
+pub mod decoder;
 pub mod kafka;
 pub mod settings;
 pub mod supervise;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
 use ledgerstream_infra::Service;
-use ledgerstream_processors::projection::clickhouse::{ClickHouseConfig, Tables, client};
+use ledgerstream_projections::clickhouse::{ClickHouseConfig, Tables, client};
 
 use crate::log::Fold;
 use crate::pipeline::ProcessorChild;

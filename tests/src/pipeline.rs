@@ -136,7 +136,7 @@ impl Pipeline {
             .args(extra)
             .env("LEDGERSTREAM_BROKERS", &self.broker.address)
             .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processors=debug")
+            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
             .env_remove("RUST_BACKTRACE")
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -426,7 +426,7 @@ impl Pipeline {
                 "LEDGERSTREAM_CLICKHOUSE_URL",
                 &crate::endpoints().clickhouse.address,
             )
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processors=debug")
+            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
             .env_remove("RUST_BACKTRACE")
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -464,7 +464,7 @@ impl Pipeline {
             .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
             .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
             .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processors=debug")
+            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
             .env_remove("RUST_BACKTRACE")
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -21,8 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ledgerstream_infra::Service;
-use ledgerstream_processors::projection::clickhouse::{ClickHouseConfig, client, schema};
 use ledgerstream_producers::commands;
+use ledgerstream_projections::clickhouse::{ClickHouseConfig, client, schema};
 use ledgerstream_schemas::records::{AccountType, Channel};
 use ledgerstream_tests::pipeline::Pipeline;
 use ledgerstream_tests::{TempDir, ledgerstream_bin, require, unique_name};
@@ -731,7 +731,7 @@ impl LagExporter {
                 &format!("127.0.0.1:{LAG_PORT}"),
             ])
             .args(["--group", group, "--interval", "2"])
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processors=debug")
+            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("exporter log"))
             .spawn()

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ledgerstream_domain::OwnerSnapshot;
-use ledgerstream_processors::wire::command_from_record;
+use ledgerstream_processor::wire::command_from_record;
 use ledgerstream_producers::check::check;
 use ledgerstream_producers::{CommandClient, CommandClientConfig, EventOffsets, Outcome, commands};
 use ledgerstream_schemas::records::{AccountType, Channel, CommandRecord, EventRecord};

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clickhouse::sql::Identifier;
-use ledgerstream_processors::projection::ProjectionMetrics;
-use ledgerstream_processors::projection::clickhouse::{ClickHouseError, ClickHouseSink, schema};
+use ledgerstream_projections::ProjectionMetrics;
+use ledgerstream_projections::clickhouse::{ClickHouseError, ClickHouseSink, schema};
 use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
     AccountOpened, AccountType, CommandRecord, EventMetadata, EventRecord, MoneyDeposited,
@@ -375,7 +375,7 @@ async fn migrations_apply_once_and_refuse_an_edited_one() {
 /// a table set written by the sink; the balance check finds nothing to report.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_queries_run() {
-    use ledgerstream_processors::projection::{Sink, SourcedEvent};
+    use ledgerstream_projections::{Sink, SourcedEvent};
 
     let set = TableSet::new().await;
     let (mut sink, _) = ClickHouseSink::connect(&set.config, ProjectionMetrics::new())

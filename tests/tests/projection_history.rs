@@ -19,11 +19,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ledgerstream_infra::Service;
-use ledgerstream_processors::projection::checkpoint::Checkpoint;
-use ledgerstream_processors::projection::history::{
+use ledgerstream_projections::checkpoint::Checkpoint;
+use ledgerstream_projections::history::{
     HistoryConfig, HistoryDocument, HistorySink, Indices, template,
 };
-use ledgerstream_processors::projection::{ProjectionMetrics, Sink, SourcedEvent};
+use ledgerstream_projections::{ProjectionMetrics, Sink, SourcedEvent};
 use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
     AccountClosed, AccountOpened, AccountType, Channel, EventMetadata, EventRecord, MoneyDeposited,
@@ -159,7 +159,7 @@ impl Drop for IndexSet {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let client = ledgerstream_processors::projection::history::client(&config)
+            let client = ledgerstream_projections::history::client(&config)
                 .map_err(std::io::Error::other)?;
             runtime
                 .block_on(template::delete_all(&client, &indices))
@@ -827,7 +827,7 @@ async fn writing_twice_changes_nothing_and_checkpoints_outlive_the_sink() {
 /// each in its group, one `/health` for both.
 #[tokio::test(flavor = "multi_thread")]
 async fn clickhouse_and_history_run_in_one_process() {
-    use ledgerstream_processors::projection::clickhouse::{ClickHouseConfig, client, schema};
+    use ledgerstream_projections::clickhouse::{ClickHouseConfig, client, schema};
 
     let pipeline = Pipeline::new(1).await;
     let set = IndexSet::new().await;

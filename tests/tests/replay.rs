@@ -21,7 +21,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledgerstream_processors::store::PartitionStore;
+use ledgerstream_processor::store::PartitionStore;
 use ledgerstream_producers::commands;
 use ledgerstream_tests::clickhouse::{TableSet, assert_equals_fold, wait_until_projected};
 use ledgerstream_tests::log::{fold_the_log, wait_for_the_processor};

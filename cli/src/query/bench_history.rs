@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use elasticsearch::SearchParts;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::projection::history::HistoryError;
-use ledgerstream_processors::projection::history::retry::read_answer;
+use ledgerstream_projections::history::HistoryError;
+use ledgerstream_projections::history::retry::read_answer;
 use serde_json::json;
 
 use super::history::{HistoryReader, Paging, Request, Source};

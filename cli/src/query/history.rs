@@ -39,11 +39,9 @@ use anyhow::{Context, anyhow, bail};
 use elasticsearch::indices::IndicesGetSettingsParts;
 use elasticsearch::{CountParts, Elasticsearch, MgetParts, SearchParts};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::projection::history::retry::read_answer;
-use ledgerstream_processors::projection::history::{
-    self, HistoryConfig, HistoryDocument, Movement, template,
-};
 use ledgerstream_producers::amount::format_minor;
+use ledgerstream_projections::history::retry::read_answer;
+use ledgerstream_projections::history::{self, HistoryConfig, HistoryDocument, Movement, template};
 use ledgerstream_runtime::topics::TopicNames;
 use serde_json::{Value, json};
 

@@ -65,11 +65,9 @@ pub struct Source {
 
 impl Source {
     /// The ClickHouse settings, checked.
-    pub fn config(
-        &self,
-    ) -> anyhow::Result<ledgerstream_processors::projection::clickhouse::ClickHouseConfig> {
+    pub fn config(&self) -> anyhow::Result<ledgerstream_projections::clickhouse::ClickHouseConfig> {
         let endpoints = ledgerstream_infra::Endpoints::from_env();
-        let mut config = ledgerstream_processors::projection::clickhouse::ClickHouseConfig::new(
+        let mut config = ledgerstream_projections::clickhouse::ClickHouseConfig::new(
             endpoints.clickhouse.address,
         );
         config.database = self.clickhouse_database.clone();

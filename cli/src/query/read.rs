@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
-use ledgerstream_processors::projection::clickhouse::{ClickHouseConfig, Tables, client};
+use ledgerstream_projections::clickhouse::{ClickHouseConfig, Tables, client};
 use serde::{Deserialize, Serialize};
 
 /// First pause between two reads while waiting for a version; doubled after

@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::Decoder;
+use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;

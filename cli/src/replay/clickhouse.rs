@@ -24,14 +24,14 @@ use anyhow::{Context, anyhow, bail};
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::processor::Decoder;
-use ledgerstream_processors::projection::clickhouse::{
+use ledgerstream_projections::clickhouse::{
     self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Tables, schema,
 };
-use ledgerstream_processors::projection::{
+use ledgerstream_projections::{
     ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
 use ledgerstream_runtime::clock::now_millis;
+use ledgerstream_runtime::decoder::Decoder;
 use tracing::{info, warn};
 
 use super::journal::{Entry, Journal, Stage};

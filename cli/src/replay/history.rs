@@ -27,11 +27,9 @@ use anyhow::{Context, anyhow, bail};
 use elasticsearch::Elasticsearch;
 use elasticsearch::indices::{IndicesDeleteParts, IndicesGetAliasParts};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processors::projection::history::retry::read_answer;
-use ledgerstream_processors::projection::history::{
-    self as sink, HistoryError, HistorySink, template,
-};
-use ledgerstream_processors::projection::{
+use ledgerstream_projections::history::retry::read_answer;
+use ledgerstream_projections::history::{self as sink, HistoryError, HistorySink, template};
+use ledgerstream_projections::{
     ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
 use serde_json::json;

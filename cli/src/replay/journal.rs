@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
-use ledgerstream_processors::projection::clickhouse::Tables;
+use ledgerstream_projections::clickhouse::Tables;
 use ledgerstream_runtime::clock::now_millis;
 use serde::{Deserialize, Serialize};
 

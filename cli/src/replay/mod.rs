@@ -30,9 +30,9 @@ pub mod throttle;
 use std::sync::Arc;
 
 use anyhow::Context;
-use ledgerstream_processors::processor::Decoder;
-use ledgerstream_processors::projection;
-use ledgerstream_processors::projection::retry::Classify;
+
+use ledgerstream_projections::retry::Classify;
+use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::supervise::{Restartable, supervise};
 use ledgerstream_schemas::catalog::Kind;
@@ -88,12 +88,12 @@ async fn events_decoder(topic: &str) -> anyhow::Result<Decoder> {
 async fn keep_running<S, E, F>(
     what: &'static str,
     first: S,
-    parts: projection::RunnerParts,
+    parts: ledgerstream_projections::RunnerParts,
     throttle: Option<u32>,
     connect: impl Fn() -> F,
 ) -> anyhow::Result<()>
 where
-    S: projection::Sink,
+    S: ledgerstream_projections::Sink,
     E: Classify,
     F: Future<Output = Result<S, E>>,
 {
@@ -109,7 +109,7 @@ where
                 };
                 Ok::<_, E>(throttle::Throttled::new(sink, throttle))
             };
-            projection::connect_and_run(what, sink, parts.clone())
+            ledgerstream_projections::connect_and_run(what, sink, parts.clone())
         },
         |error, pause| {
             let pause_secs = pause.as_secs();

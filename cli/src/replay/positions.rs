@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
-use ledgerstream_processors::projection::clickhouse::NAME;
+use ledgerstream_projections::clickhouse::NAME;
 use ledgerstream_runtime::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 

@@ -13,15 +13,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ledgerstream_processors::processor::Decoder;
-use ledgerstream_processors::projection::checkpoint::Checkpoint;
-use ledgerstream_processors::projection::clickhouse::sink::Batch;
-use ledgerstream_processors::projection::clickhouse::{
-    ClickHouseConfig, ClickHouseError, ClickHouseSink,
-};
-use ledgerstream_processors::projection::retry::{Backoff, Classify, Retry};
-use ledgerstream_processors::projection::{ProjectionMetrics, Sink, SourcedEvent};
+use ledgerstream_projections::checkpoint::Checkpoint;
+use ledgerstream_projections::clickhouse::sink::Batch;
+use ledgerstream_projections::clickhouse::{ClickHouseConfig, ClickHouseError, ClickHouseSink};
+use ledgerstream_projections::retry::{Backoff, Classify, Retry};
+use ledgerstream_projections::{ProjectionMetrics, Sink, SourcedEvent};
 use ledgerstream_runtime::clock::now_millis;
+use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::consumer::{BaseConsumer, Consumer};

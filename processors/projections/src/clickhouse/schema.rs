@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn every_migration_file_is_listed_in_order() {
         let folder =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/clickhouse/migrations");
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/clickhouse/migrations");
         let mut files: Vec<String> = std::fs::read_dir(&folder)
             .expect("the migrations folder")
             .map(|entry| {

@@ -17,7 +17,7 @@
 //! [`documents`] (events as documents), [`template`] (template and indices),
 //! [`retry`] (which failures are retried, per request and per document).
 //!
-//! [`Sink`]: crate::projection::sink::Sink
+//! [`Sink`]: crate::sink::Sink
 
 pub mod config;
 pub mod documents;

@@ -23,10 +23,10 @@ use super::config::{ClickHouseConfig, Tables};
 use super::retry::ClickHouseError;
 use super::rows::{BalanceRow, CheckpointRow, EventRow, Projected, epoch_seconds};
 use super::schema;
-use crate::projection::checkpoint::Checkpoint;
-use crate::projection::gaps::{GapReport, Sequence};
-use crate::projection::metrics::ProjectionMetrics;
-use crate::projection::sink::{Rejected, Sink, SourcedEvent, Written};
+use crate::checkpoint::Checkpoint;
+use crate::gaps::{GapReport, Sequence};
+use crate::metrics::ProjectionMetrics;
+use crate::sink::{Rejected, Sink, SourcedEvent, Written};
 
 /// The projection's name: metrics label, checkpoint key.
 pub const NAME: &str = "clickhouse";

@@ -259,8 +259,8 @@ fn time_of_day(at: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lag::sample::PartitionSample;
-    use crate::lag::trend::Assessment;
+    use crate::sample::PartitionSample;
+    use crate::trend::Assessment;
 
     fn assessment(lag: i64, direction: Option<Direction>, stalled: bool) -> Assessment {
         Assessment {

@@ -32,7 +32,6 @@
 mod batch;
 mod command;
 pub mod config;
-mod decoder;
 pub mod http;
 pub mod instance;
 mod kafka;
@@ -41,9 +40,10 @@ mod owners;
 mod partition;
 mod restore;
 mod run;
+pub mod store;
+pub mod wire;
 
 pub use config::ProcessorConfig;
-pub use decoder::Decoder;
 pub use http::{Health, serve};
 pub use instance::{Instance, InstanceError};
 pub use metrics::Metrics;

@@ -32,7 +32,6 @@ use tracing::{info, warn};
 
 use super::batch::Batch;
 use super::config::ProcessorConfig;
-use super::decoder::Decoder;
 use super::http::Health;
 use super::kafka::{self, Assignment, CommandsContext, DeliveryTracker, Shared, lock};
 use super::metrics::Metrics;
@@ -40,6 +39,7 @@ use super::owners::OwnerView;
 use super::partition::Partition;
 use super::restore::{RestoreError, Restorer};
 use crate::store::StoreError;
+use ledgerstream_runtime::decoder::Decoder;
 
 /// Why the loop stopped.
 #[derive(Debug, thiserror::Error)]

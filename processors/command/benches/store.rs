@@ -2,7 +2,7 @@
 //! access pattern, the value codecs, and the store as built. Figures and the
 //! choice they led to: `processors/STORE.md`.
 //!
-//! `cargo bench -p ledgerstream-processors --bench store`
+//! `cargo bench -p ledgerstream-processor --bench store`
 //!
 //! - `commit_500/*`: one batch on a store of 100k accounts: 500 point gets (250
 //!   hits, 250 misses), then one atomic commit of 500 puts of 300-byte values and
@@ -35,7 +35,7 @@ use ledgerstream_domain::{
     EventBody, EventId, EventMetadata, MoneyDeposited, OwnerId, Timestamp, TransferDebited,
     TransferId,
 };
-use ledgerstream_processors::store::{Checkpoint, PartitionStore};
+use ledgerstream_processor::store::{Checkpoint, PartitionStore};
 use tempfile::TempDir;
 use uuid::Uuid;
 

@@ -20,7 +20,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use super::decoder::Decoder;
+use ledgerstream_runtime::decoder::Decoder;
 
 /// Open accounts per owner.
 #[derive(Debug, Default)]

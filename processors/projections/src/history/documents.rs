@@ -17,7 +17,7 @@
 use ledgerstream_schemas::records::{Channel, EventRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::projection::sink::{Rejected, SourcedEvent};
+use crate::sink::{Rejected, SourcedEvent};
 
 /// The longest document id Elasticsearch takes (bytes); a longer event id would
 /// fail the whole bulk request, not just its document.

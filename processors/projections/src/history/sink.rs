@@ -36,9 +36,9 @@ use super::config::{HistoryConfig, Indices};
 use super::documents::HistoryDocument;
 use super::retry::{HistoryError, ItemOutcome, classify_item, read_answer};
 use super::template::{self, Prepared};
-use crate::projection::checkpoint::Checkpoint;
-use crate::projection::metrics::ProjectionMetrics;
-use crate::projection::sink::{Refused, Rejected, Sink, SourcedEvent, Written};
+use crate::checkpoint::Checkpoint;
+use crate::metrics::ProjectionMetrics;
+use crate::sink::{Refused, Rejected, Sink, SourcedEvent, Written};
 
 /// The projection's name: metrics label, checkpoint key.
 pub const NAME: &str = "history";

@@ -7,7 +7,7 @@
 //! credentials, a migration edited after it was applied): the same request would
 //! fail forever, so the projection stops and says so.
 
-use crate::projection::retry::{Classify, Retry};
+use crate::retry::{Classify, Retry};
 
 /// A failed request to ClickHouse, or a schema it cannot work with.
 #[derive(Debug, thiserror::Error)]

@@ -199,8 +199,8 @@ mod tests {
     use std::time::{Duration, Instant, SystemTime};
 
     use super::*;
-    use crate::lag::monitor::Monitor;
-    use crate::lag::sample::{GroupSample, PartitionSample, Sample};
+    use crate::monitor::Monitor;
+    use crate::sample::{GroupSample, PartitionSample, Sample};
 
     fn sample(partitions: &[(i32, Option<i64>, i64)]) -> Sample {
         Sample {

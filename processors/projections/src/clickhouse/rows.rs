@@ -4,7 +4,7 @@
 use ledgerstream_schemas::records::{AccountType, Channel, EventRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::projection::sink::{Rejected, SourcedEvent};
+use crate::sink::{Rejected, SourcedEvent};
 
 /// One event, checked and flattened, waiting in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]

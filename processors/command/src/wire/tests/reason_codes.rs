@@ -15,7 +15,7 @@ const REFUSED_BEFORE_DECIDING: [&str; 2] = [WRONG_PARTITION, FIELD_TOO_LONG];
 /// The text of `file` (from the workspace root) under the heading `heading`, up
 /// to the next heading of the same level.
 fn section(file: &str, heading: &str) -> String {
-    let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let level = heading.split(' ').next().unwrap_or_default();
     let body = text

@@ -16,7 +16,7 @@
 //! [`rows`] (events as rows, account state), [`schema`] (migrations),
 //! [`retry`] (which failures are retried).
 //!
-//! [`Sink`]: crate::projection::sink::Sink
+//! [`Sink`]: crate::sink::Sink
 
 pub mod config;
 pub mod retry;

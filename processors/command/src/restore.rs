@@ -20,11 +20,11 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use super::decoder::Decoder;
 use super::metrics::Metrics;
 use super::partition::Partition;
 use crate::store::StoreError;
 use crate::wire;
+use ledgerstream_runtime::decoder::Decoder;
 
 /// Why a restore could not go on.
 #[derive(Debug, thiserror::Error)]

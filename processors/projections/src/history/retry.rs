@@ -15,7 +15,7 @@
 use elasticsearch::http::response::Response;
 use serde_json::Value;
 
-use crate::projection::retry::{Classify, Retry};
+use crate::retry::{Classify, Retry};
 
 /// A failed request to the search server, or an index it cannot work with.
 #[derive(Debug, thiserror::Error)]

@@ -41,7 +41,7 @@ use super::health::ProjectionHealth;
 use super::metrics::ProjectionMetrics;
 use super::retry::{Backoff, Classify, Retry};
 use super::sink::{Refused, Sink, SourcedEvent};
-use crate::processor::Decoder;
+use ledgerstream_runtime::decoder::Decoder;
 
 /// How long a revoke, an assignment or a stop may spend retrying: a rebalance
 /// waits for it, and a batch given up is only read again.
