@@ -12,10 +12,10 @@ use ledgerstream_runtime::topics::TopicNames;
 
 use super::Source;
 use super::format;
-use super::read::{AccountRow, Reader, Waited};
 use crate::exit::Exit;
-use crate::replay::positions::{self, EventLog};
 use crate::replay::progress::thousands;
+use ledgerstream_projections::clickhouse::read::{AccountRow, Reader, Waited};
+use ledgerstream_projections::rebuild::positions::{self, EventLog};
 
 /// How the account is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
 
 use super::Source;
-use super::read::{Reader, Waited};
+use ledgerstream_projections::clickhouse::read::{Reader, Waited};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -12,7 +12,9 @@ use ledgerstream_projections::history::HistoryError;
 use ledgerstream_projections::history::retry::read_answer;
 use serde_json::json;
 
-use super::history::{HistoryReader, Paging, Request, Source};
+use ledgerstream_projections::history::read::{HistoryReader, Paging, Request};
+
+use super::history::Source;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -44,7 +46,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if movements == 0 {
         bail!("account {account} has no movements in {}", reader.alias());
     }
-    let all = reader.count_all().await?;
+    let all = count_all(&reader).await?;
     eprintln!(
         "query history {account} --page-size {}: {} timed pages ({} movements of the account, \
          {all} documents behind {})",
@@ -102,13 +104,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-impl HistoryReader {
-    /// Documents behind the alias.
-    async fn count_all(&self) -> anyhow::Result<u64> {
+/// Documents behind the alias.
+async fn count_all(reader: &HistoryReader) -> anyhow::Result<u64> {
+    {
         let during = "counting documents";
-        let response = self
+        let response = reader
             .client()
-            .count(elasticsearch::CountParts::Index(&[self.alias()]))
+            .count(elasticsearch::CountParts::Index(&[reader.alias()]))
             .send()
             .await
             .map_err(HistoryError::during(during))?;

@@ -7,8 +7,8 @@
 use ledgerstream_producers::amount::format_minor;
 use serde_json::{Value, json};
 
-use super::read::{AccountRow, EventRow};
-use crate::replay::switch::civil_from_days;
+use ledgerstream_projections::clickhouse::read::{AccountRow, EventRow};
+use ledgerstream_projections::clickhouse::switch::civil_from_days;
 
 /// Epoch milliseconds as `2025-01-01T12:04:05.123Z`.
 pub fn utc(epoch_ms: i64) -> String {

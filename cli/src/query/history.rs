@@ -33,27 +33,21 @@
 //! (no --min-version); 5 the version was not reflected within --timeout (the
 //! message names the projection's lag); 1 could not ask.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use elasticsearch::indices::IndicesGetSettingsParts;
-use elasticsearch::{CountParts, Elasticsearch, MgetParts, SearchParts};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_producers::amount::format_minor;
-use ledgerstream_projections::history::retry::read_answer;
-use ledgerstream_projections::history::{self, HistoryConfig, HistoryDocument, Movement, template};
+use ledgerstream_projections::history::read::{
+    HistoryReader, MAX_RESULT_WINDOW, Page, Paging, Request, Waited, wait_for,
+};
+use ledgerstream_projections::history::{HistoryConfig, HistoryDocument, Movement};
 use ledgerstream_runtime::topics::TopicNames;
 use serde_json::{Value, json};
 
 use super::format::utc;
-use super::read::Pauses;
 use crate::exit::Exit;
-use crate::replay::positions::{self, EventLog, Marks, Positions};
 use crate::replay::progress::thousands;
-
-/// Deeper than this, `from`/`size` paging is refused by the server
-/// (`index.max_result_window`); `--after` pages on.
-const MAX_RESULT_WINDOW: u64 = 10_000;
 
 /// How the page is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -144,364 +138,6 @@ impl Source {
     }
 }
 
-/// Which page to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Paging {
-    /// `from`/`size`: page N (from 1).
-    Number(u32),
-    /// `search_after`: the movements below this version.
-    After(u64),
-}
-
-/// What a search for movements asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub account: String,
-    /// Epoch milliseconds, inclusive.
-    pub from_ms: Option<i64>,
-    /// Epoch milliseconds, exclusive.
-    pub to_ms: Option<i64>,
-    pub size: u32,
-    pub paging: Paging,
-}
-
-impl Request {
-    /// The filter: the account, and the time range when there is one.
-    fn filter(&self) -> Value {
-        let mut filter = vec![json!({ "term": { "account_id": self.account } })];
-        if self.from_ms.is_some() || self.to_ms.is_some() {
-            let mut range = json!({ "format": "epoch_millis" });
-            if let Some(from) = self.from_ms {
-                range["gte"] = json!(from);
-            }
-            if let Some(to) = self.to_ms {
-                range["lt"] = json!(to);
-            }
-            filter.push(json!({ "range": { "occurred_at": range } }));
-        }
-        json!({ "bool": { "filter": filter } })
-    }
-
-    /// The `_search` body.
-    pub fn body(&self) -> Value {
-        let mut body = json!({
-            "size": self.size,
-            "query": self.filter(),
-            "sort": [{ "version": "desc" }],
-            "track_total_hits": true,
-        });
-        match self.paging {
-            Paging::Number(page) => {
-                body["from"] = json!(u64::from(page - 1) * u64::from(self.size));
-            }
-            Paging::After(version) => body["search_after"] = json!([version]),
-        }
-        body
-    }
-}
-
-/// One page of movements.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// Movements matching the filter, on every page.
-    pub total: u64,
-    pub movements: Vec<HistoryDocument>,
-    /// The cursor of the next page, when this one is full.
-    pub next_after: Option<u64>,
-}
-
-/// Reads the history behind one alias.
-#[derive(Clone)]
-pub struct HistoryReader {
-    client: Elasticsearch,
-    alias: String,
-    checkpoints: String,
-}
-
-impl std::fmt::Debug for HistoryReader {
-    // The client holds the credentials: it is left out.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HistoryReader")
-            .field("alias", &self.alias)
-            .finish()
-    }
-}
-
-impl HistoryReader {
-    pub fn new(config: &HistoryConfig) -> anyhow::Result<Self> {
-        let indices = config.indices();
-        Ok(Self {
-            client: history::client(config)?,
-            alias: indices.alias,
-            checkpoints: indices.checkpoints,
-        })
-    }
-
-    pub fn client(&self) -> &Elasticsearch {
-        &self.client
-    }
-
-    pub fn alias(&self) -> &str {
-        &self.alias
-    }
-
-    /// One page of the account's movements.
-    pub async fn page(&self, request: &Request) -> anyhow::Result<Page> {
-        let during = "searching the history";
-        let response = self
-            .client
-            .search(SearchParts::Index(&[&self.alias]))
-            .body(request.body())
-            .send()
-            .await
-            .map_err(history::HistoryError::during(during))?;
-        let answer = read_answer(during, response).await?;
-        let hits = answer["hits"]["hits"]
-            .as_array()
-            .map_or(&[][..], Vec::as_slice);
-        let mut movements = Vec::with_capacity(hits.len());
-        for hit in hits {
-            let document: HistoryDocument = serde_json::from_value(hit["_source"].clone())
-                .with_context(|| format!("reading document {}", hit["_id"]))?;
-            movements.push(document);
-        }
-        let total = answer["hits"]["total"]["value"]
-            .as_u64()
-            .unwrap_or(movements.len() as u64);
-        let full = movements.len() == request.size as usize;
-        let next_after = movements
-            .last()
-            .filter(|_| full)
-            .map(|document| document.version);
-        Ok(Page {
-            total,
-            movements,
-            next_after,
-        })
-    }
-
-    /// How many documents `query` matches.
-    async fn count(&self, query: Value) -> anyhow::Result<u64> {
-        let during = "counting movements";
-        let response = self
-            .client
-            .count(CountParts::Index(&[&self.alias]))
-            .body(json!({ "query": query }))
-            .send()
-            .await
-            .map_err(history::HistoryError::during(during))?;
-        let answer = read_answer(during, response).await?;
-        answer["count"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("{during}: no count in {answer}"))
-    }
-
-    /// How many movements the account has, whenever they were.
-    pub async fn movements_of(&self, account: &str) -> anyhow::Result<u64> {
-        self.count(json!({ "term": { "account_id": account } }))
-            .await
-    }
-
-    /// Whether a document of the account with a version ≥ `version` answers.
-    pub async fn has_version(&self, account: &str, version: u64) -> anyhow::Result<bool> {
-        let query = json!({ "bool": { "filter": [
-            { "term": { "account_id": account } },
-            { "range": { "version": { "gte": version } } },
-        ] } });
-        Ok(self.count(query).await? > 0)
-    }
-
-    /// The highest version of the account's documents (0: none).
-    pub async fn last_version(&self, account: &str) -> anyhow::Result<u64> {
-        let request = Request {
-            account: account.to_owned(),
-            from_ms: None,
-            to_ms: None,
-            size: 1,
-            paging: Paging::Number(1),
-        };
-        let page = self.page(&request).await?;
-        Ok(page
-            .movements
-            .first()
-            .map_or(0, |document| document.version))
-    }
-
-    /// The concrete index behind the alias.
-    pub async fn concrete(&self) -> anyhow::Result<String> {
-        let targets = template::alias_targets(&self.client, &self.alias).await?;
-        match targets.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => bail!(
-                "the alias {} does not exist: has `ledgerstream project history` started?",
-                self.alias
-            ),
-            many => bail!("the alias {} points at {many:?}, not one index", self.alias),
-        }
-    }
-
-    /// The positions the checkpoints of `concrete` hold for `topic`'s
-    /// `partitions` (read by id, as the projector does: checkpoints are written
-    /// without a refresh). A partition without one is left out.
-    pub async fn checkpoints(
-        &self,
-        concrete: &str,
-        topic: &str,
-        partitions: &[i32],
-    ) -> anyhow::Result<Positions> {
-        let uuid = index_uuid(&self.client, concrete).await?;
-        let ids: Vec<String> = partitions
-            .iter()
-            .map(|partition| checkpoint_id(concrete, &uuid, topic, *partition))
-            .collect();
-        let during = "reading checkpoints";
-        let response = self
-            .client
-            .mget(MgetParts::Index(&self.checkpoints))
-            .body(json!({ "ids": ids }))
-            .send()
-            .await
-            .map_err(history::HistoryError::during(during))?;
-        let answer = match read_answer(during, response).await {
-            Ok(answer) => answer,
-            // No checkpoints index yet: no checkpoint.
-            Err(history::HistoryError::Refused { status: 404, .. }) => return Ok(Positions::new()),
-            Err(error) => return Err(error.into()),
-        };
-        let mut found = Positions::new();
-        for doc in answer["docs"].as_array().map_or(&[][..], Vec::as_slice) {
-            if doc["found"].as_bool() != Some(true) {
-                continue;
-            }
-            let source = &doc["_source"];
-            if let (Some(partition), Some(next)) =
-                (source["partition"].as_i64(), source["next_offset"].as_i64())
-            {
-                found.insert(i32::try_from(partition).unwrap_or(i32::MAX), next);
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// The id the sink gives a partition's checkpoint document.
-pub fn checkpoint_id(concrete: &str, uuid: &str, topic: &str, partition: i32) -> String {
-    format!("{}:{concrete}:{uuid}:{topic}:{partition}", history::NAME)
-}
-
-/// The uuid the server gave `index`: checkpoints are kept per uuid.
-pub async fn index_uuid(client: &Elasticsearch, index: &str) -> anyhow::Result<String> {
-    let during = "reading the index uuid";
-    let response = client
-        .indices()
-        .get_settings(IndicesGetSettingsParts::Index(&[index]))
-        .send()
-        .await
-        .map_err(history::HistoryError::during(during))?;
-    let answer = read_answer(during, response).await?;
-    answer[index]["settings"]["index"]["uuid"]
-        .as_str()
-        .filter(|uuid| !uuid.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("{during}: no settings.index.uuid for {index}"))
-}
-
-/// What a wait for a version came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Waited {
-    /// A document with the version or a later one answers.
-    Found,
-    /// No document has it, but the projection has written everything the log
-    /// held when the wait started: the version is the one after the account's
-    /// last movement, which moves no money (the close), or does not exist.
-    Covered,
-    /// The time ran out; how far behind the projection was, in words.
-    TimedOut { lag: String },
-}
-
-/// The log the projection reads, and its end when the wait started.
-struct LogEnd {
-    topic: String,
-    partitions: Vec<i32>,
-    marks: Marks,
-}
-
-/// Waits until `version` of `account` is reflected (see the module
-/// documentation), for at most `timeout`.
-pub async fn wait_for(
-    reader: &HistoryReader,
-    account: &str,
-    version: u64,
-    topic_suffix: &str,
-    timeout: Duration,
-) -> anyhow::Result<Waited> {
-    let deadline = Instant::now() + timeout;
-    if reader.has_version(account, version).await? {
-        return Ok(Waited::Found);
-    }
-    let endpoints = Endpoints::from_env();
-    probe::probe(&endpoints.broker).await?;
-    let topic = TopicNames::with_suffix(topic_suffix).events;
-    let log = EventLog::connect(&endpoints.broker.address, &topic)?;
-    let partitions = log.partitions().await?;
-    let end = LogEnd {
-        marks: log.marks(&partitions).await?,
-        topic,
-        partitions,
-    };
-    let mut pauses = Pauses::default();
-    loop {
-        if reader.has_version(account, version).await? {
-            return Ok(Waited::Found);
-        }
-        let concrete = reader.concrete().await?;
-        let at = reader
-            .checkpoints(&concrete, &end.topic, &end.partitions)
-            .await?;
-        let caught_up = positions::reached(&at, &end.marks);
-        if caught_up {
-            // The document may have landed between the two reads.
-            if reader.has_version(account, version).await? {
-                return Ok(Waited::Found);
-            }
-            if may_lack_a_document(version, reader.last_version(account).await?) {
-                return Ok(Waited::Covered);
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            let lag = if caught_up {
-                format!(
-                    "the history projection into {concrete} has written all of {} as it was when \
-                     the query started, and the version is beyond the account's last movement: \
-                     it may not exist (yet)",
-                    end.topic
-                )
-            } else {
-                let behind = positions::lag(&at, &end.marks);
-                format!(
-                    "the history projection into {concrete} is {} offset{} behind {} as it was \
-                     when the query started, events and transaction markers (is `ledgerstream \
-                     project history` running?)",
-                    thousands(behind),
-                    if behind == 1 { "" } else { "s" },
-                    end.topic
-                )
-            };
-            return Ok(Waited::TimedOut { lag });
-        }
-        tokio::time::sleep(pauses.next().min(left)).await;
-    }
-}
-
-/// Whether `version` may have no document when the account's last movement is at
-/// version `last` (0: none): only the version right after it, the close, moves no
-/// money. An account without movements has not been opened (every opening
-/// deposits).
-fn may_lack_a_document(version: u64, last: u64) -> bool {
-    last > 0 && version == last + 1
-}
-
 pub async fn run(args: Args) -> anyhow::Result<()> {
     if !(args.timeout.is_finite() && args.timeout >= 0.0) {
         bail!("--timeout {} is not a number of seconds", args.timeout);
@@ -540,14 +176,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let mut note = None;
     if let Some(version) = args.min_version {
-        let waited = wait_for(
-            &reader,
-            &args.account,
-            version,
-            &args.source.topic_suffix,
-            timeout,
-        )
-        .await?;
+        let broker = Endpoints::from_env().broker;
+        probe::probe(&broker).await?;
+        let events = TopicNames::with_suffix(&args.source.topic_suffix).events;
+        let log = (broker.address.as_str(), events.as_str());
+        let waited = wait_for(&reader, &args.account, version, log, timeout).await?;
         match waited {
             Waited::Found => {}
             Waited::Covered => {
@@ -864,14 +497,6 @@ mod tests {
     }
 
     #[test]
-    fn only_the_version_after_the_last_movement_may_lack_a_document() {
-        assert!(may_lack_a_document(5, 4), "the close");
-        assert!(!may_lack_a_document(4, 4), "a movement has its document");
-        assert!(!may_lack_a_document(6, 4), "past the close");
-        assert!(!may_lack_a_document(1, 0), "an opening is a movement");
-    }
-
-    #[test]
     fn dates_and_rfc3339_times_become_epoch_milliseconds() {
         assert_eq!(parse_time("1970-01-01", Bound::From), Ok(0));
         assert_eq!(parse_time("1970-01-01", Bound::To), Ok(86_400_000));
@@ -903,7 +528,8 @@ mod tests {
     #[test]
     fn days_from_civil_inverts_civil_from_days() {
         for days in [-800_000, -1, 0, 1, 19_000, 20_089, 2_000_000] {
-            let (year, month, day) = crate::replay::switch::civil_from_days(days);
+            let (year, month, day) =
+                ledgerstream_projections::clickhouse::switch::civil_from_days(days);
             assert_eq!(days_from_civil(year, month, day), days);
         }
     }

@@ -17,7 +17,6 @@ pub mod bench;
 pub mod bench_history;
 pub mod format;
 pub mod history;
-pub mod read;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

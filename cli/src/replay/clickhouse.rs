@@ -34,11 +34,13 @@ use ledgerstream_runtime::clock::now_millis;
 use ledgerstream_runtime::decoder::Decoder;
 use tracing::{info, warn};
 
-use super::journal::{Entry, Journal, Stage};
-use super::positions::{self, EventLog, Marks, Positions};
 use super::progress::{Bar, thousands};
-use super::switch::{self, next_version, parse_version, set_suffix, stamp};
-use super::tail;
+use ledgerstream_projections::clickhouse::journal::{Entry, Journal, Stage};
+use ledgerstream_projections::clickhouse::switch::{
+    self, next_version, parse_version, set_suffix, stamp,
+};
+use ledgerstream_projections::clickhouse::tail;
+use ledgerstream_projections::rebuild::positions::{self, EventLog, Marks, Positions};
 
 /// Caught up: every event up to a log end sampled at most this long ago is
 /// written. What is left for the tail after the stop is about this much.

@@ -24,20 +24,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use elasticsearch::Elasticsearch;
-use elasticsearch::indices::{IndicesDeleteParts, IndicesGetAliasParts};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_projections::history::retry::read_answer;
-use ledgerstream_projections::history::{self as sink, HistoryError, HistorySink, template};
+use ledgerstream_projections::history::alias::{
+    self, concrete_indices, delete_index, next_version, swap,
+};
+use ledgerstream_projections::history::{self as sink, HistoryError, HistorySink};
 use ledgerstream_projections::{
     ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
-use serde_json::json;
 use tracing::{info, warn};
 
-use super::positions::{self, EventLog, Marks};
 use super::progress::{Bar, thousands};
-use crate::query::history::{HistoryReader, Source};
+use ledgerstream_projections::history::read::HistoryReader;
+
+use crate::query::history::Source;
+use ledgerstream_projections::rebuild::positions::{self, EventLog, Marks};
 
 /// Caught up: every event up to a log end sampled at most this long ago is
 /// written. What the live projector has left to write after the swap is about
@@ -102,7 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     config.validate().map_err(|e| anyhow!("--into: {e}"))?;
     let indices = config.indices();
-    let before = template::alias_targets(&client, &alias).await?;
+    let before = alias::alias_targets(&client, &alias).await?;
     if before.len() == 1 && before[0] == indices.concrete {
         eprintln!(
             "{} is live already: the alias {alias} points at it. A replay swaps once; \
@@ -275,7 +276,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // Read again: another replay may have swapped meanwhile.
-    let old = template::alias_targets(&client, &alias).await?;
+    let old = alias::alias_targets(&client, &alias).await?;
     let old: Vec<String> = old
         .into_iter()
         .filter(|index| *index != indices.concrete)
@@ -306,98 +307,4 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Moves `alias` from `old` to `new` in one `_aliases` request: readers see
-/// one index or the other, never both nor none. Only aliases that exist are
-/// removed (Elasticsearch refuses to remove a missing one).
-pub async fn swap(
-    client: &Elasticsearch,
-    alias: &str,
-    old: &[String],
-    new: &str,
-) -> anyhow::Result<()> {
-    let mut actions: Vec<_> = old
-        .iter()
-        .map(|index| json!({ "remove": { "index": index, "alias": alias } }))
-        .collect();
-    actions.push(json!({ "add": { "index": new, "alias": alias } }));
-    let during = "swapping the alias";
-    let response = client
-        .indices()
-        .update_aliases()
-        .body(json!({ "actions": actions }))
-        .send()
-        .await
-        .map_err(HistoryError::during(during))?;
-    read_answer(during, response).await?;
-    Ok(())
-}
-
-/// Deletes `index`; one that is gone already is fine.
-pub async fn delete_index(client: &Elasticsearch, index: &str) -> anyhow::Result<()> {
-    let during = "deleting the old index";
-    let response = client
-        .indices()
-        .delete(IndicesDeleteParts::Index(&[index]))
-        .send()
-        .await
-        .map_err(HistoryError::during(during))?;
-    match read_answer(during, response).await {
-        Ok(_) | Err(HistoryError::Refused { status: 404, .. }) => Ok(()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// The concrete indices of `alias`: `<alias>-*`.
-async fn concrete_indices(client: &Elasticsearch, alias: &str) -> anyhow::Result<Vec<String>> {
-    let pattern = format!("{alias}-*");
-    let during = "listing the history indices";
-    let response = client
-        .indices()
-        .get_alias(IndicesGetAliasParts::Index(&[&pattern]))
-        .send()
-        .await
-        .map_err(HistoryError::during(during))?;
-    match read_answer(during, response).await {
-        Ok(answer) => Ok(answer
-            .as_object()
-            .map(|found| found.keys().cloned().collect())
-            .unwrap_or_default()),
-        Err(HistoryError::Refused { status: 404, .. }) => Ok(Vec::new()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// One above the highest `<alias>-v<N>` of `indices`, and at least 2 (the
-/// first index is `v1`).
-pub fn next_version(alias: &str, indices: &[String]) -> u32 {
-    let prefix = format!("{alias}-v");
-    indices
-        .iter()
-        .filter_map(|index| index.strip_prefix(&prefix))
-        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        .filter_map(|n| n.parse::<u32>().ok())
-        .max()
-        .map_or(2, |highest| highest.saturating_add(1).max(2))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_next_version_is_one_above_the_highest_v_index() {
-        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(next_version("th", &[]), 2);
-        assert_eq!(next_version("th", &names(&["th-v1"])), 2);
-        assert_eq!(
-            next_version("th", &names(&["th-v1", "th-v7", "th-v3", "th-x9", "th-v"])),
-            8
-        );
-        assert_eq!(
-            next_version("th", &names(&["other-v9", "th-vv3", "th-v2a"])),
-            2
-        );
-    }
 }

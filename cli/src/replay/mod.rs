@@ -19,18 +19,14 @@
 pub mod bench;
 pub mod clickhouse;
 pub mod history;
-pub mod journal;
-pub mod positions;
 pub mod progress;
 pub mod state;
-pub mod switch;
-pub mod tail;
-pub mod throttle;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 
+use ledgerstream_projections::rebuild::throttle::Throttled;
 use ledgerstream_projections::retry::Classify;
 use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::settings::registry_from_env;
@@ -107,7 +103,7 @@ where
                     Some(sink) => sink,
                     None => connecting.await?,
                 };
-                Ok::<_, E>(throttle::Throttled::new(sink, throttle))
+                Ok::<_, E>(Throttled::new(sink, throttle))
             };
             ledgerstream_projections::connect_and_run(what, sink, parts.clone())
         },

@@ -36,9 +36,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use super::positions::{EventLog, Marks};
 use super::progress::{Bar, thousands};
-use super::switch::stamp;
+use ledgerstream_projections::clickhouse::switch::stamp;
+use ledgerstream_projections::rebuild::positions::{EventLog, Marks};
 
 /// Accounts kept in memory across all partitions; past it they go to the new
 /// stores (unsynced) and are read back when met again.

@@ -39,6 +39,7 @@ pub mod gaps;
 pub mod health;
 pub mod history;
 pub mod metrics;
+pub mod rebuild;
 pub mod retry;
 pub mod runner;
 pub mod sink;

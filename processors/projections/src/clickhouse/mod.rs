@@ -19,10 +19,14 @@
 //! [`Sink`]: crate::sink::Sink
 
 pub mod config;
+pub mod journal;
+pub mod read;
 pub mod retry;
 pub mod rows;
 pub mod schema;
 pub mod sink;
+pub mod switch;
+pub mod tail;
 
 pub use ::clickhouse::Client;
 pub use config::{ClickHouseConfig, Tables};

@@ -222,8 +222,8 @@ mod tests {
 
     #[test]
     fn every_migration_file_is_listed_in_order() {
-        let folder =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/clickhouse/migrations");
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../infra/clickhouse/migrations");
         let mut files: Vec<String> = std::fs::read_dir(&folder)
             .expect("the migrations folder")
             .map(|entry| {

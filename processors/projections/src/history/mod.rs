@@ -19,8 +19,10 @@
 //!
 //! [`Sink`]: crate::sink::Sink
 
+pub mod alias;
 pub mod config;
 pub mod documents;
+pub mod read;
 pub mod retry;
 pub mod sink;
 pub mod template;

@@ -177,10 +177,7 @@ impl HistorySink {
 
     /// The id of a partition's checkpoint document.
     fn checkpoint_id(&self, topic: &str, partition: i32) -> String {
-        format!(
-            "{NAME}:{}:{}:{topic}:{partition}",
-            self.indices.concrete, self.uuid
-        )
+        super::alias::checkpoint_id(&self.indices.concrete, &self.uuid, topic, partition)
     }
 
     /// Sends one bulk request; per document, what the server answered and why.

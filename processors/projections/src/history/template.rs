@@ -22,13 +22,13 @@
 
 use elasticsearch::Elasticsearch;
 use elasticsearch::indices::{
-    IndicesCreateParts, IndicesDeleteIndexTemplateParts, IndicesDeleteParts, IndicesGetAliasParts,
-    IndicesGetMappingParts, IndicesGetSettingsParts, IndicesPutIndexTemplateParts,
-    IndicesPutMappingParts,
+    IndicesCreateParts, IndicesDeleteIndexTemplateParts, IndicesDeleteParts,
+    IndicesGetMappingParts, IndicesPutIndexTemplateParts, IndicesPutMappingParts,
 };
 use serde_json::{Map, Value, json};
 use tracing::{info, warn};
 
+use super::alias::{alias_targets, index_uuid};
 use super::config::Indices;
 use super::retry::{HistoryError, read_answer};
 
@@ -194,28 +194,6 @@ pub async fn prepare(client: &Elasticsearch, indices: &Indices) -> Result<Prepar
     })
 }
 
-/// The indices `alias` points at (none when there is no such alias).
-pub async fn alias_targets(
-    client: &Elasticsearch,
-    alias: &str,
-) -> Result<Vec<String>, HistoryError> {
-    let during = "reading the alias";
-    let response = client
-        .indices()
-        .get_alias(IndicesGetAliasParts::Name(&[alias]))
-        .send()
-        .await
-        .map_err(HistoryError::during(during))?;
-    match read_answer(during, response).await {
-        Ok(answer) => Ok(answer
-            .as_object()
-            .map(|targets| targets.keys().cloned().collect())
-            .unwrap_or_default()),
-        Err(HistoryError::Refused { status: 404, .. }) => Ok(Vec::new()),
-        Err(error) => Err(error),
-    }
-}
-
 /// Adds the template's fields an existing index lacks; refuses one that maps a
 /// field with another type.
 async fn align_mapping(client: &Elasticsearch, index: &str) -> Result<Vec<String>, HistoryError> {
@@ -254,26 +232,6 @@ async fn align_mapping(client: &Elasticsearch, index: &str) -> Result<Vec<String
     read_answer(during, response).await?;
     info!(index, fields = ?found.missing, "fields added to the history index mapping");
     Ok(found.missing)
-}
-
-/// The uuid the server gave `index` when it was created.
-async fn index_uuid(client: &Elasticsearch, index: &str) -> Result<String, HistoryError> {
-    let during = "reading the index uuid";
-    let response = client
-        .indices()
-        .get_settings(IndicesGetSettingsParts::Index(&[index]))
-        .send()
-        .await
-        .map_err(HistoryError::during(during))?;
-    let answer = read_answer(during, response).await?;
-    answer[index]["settings"]["index"]["uuid"]
-        .as_str()
-        .filter(|uuid| !uuid.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| HistoryError::Answer {
-            during,
-            message: format!("no settings.index.uuid for {index}"),
-        })
 }
 
 /// Deletes the concrete index, the checkpoints' index and the template (tests

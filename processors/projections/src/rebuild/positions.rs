@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clickhouse::NAME;
 use anyhow::Context;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
-use ledgerstream_projections::clickhouse::NAME;
 use ledgerstream_runtime::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 

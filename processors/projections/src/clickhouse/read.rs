@@ -12,9 +12,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::clickhouse::{ClickHouseConfig, Tables, client};
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
-use ledgerstream_projections::clickhouse::{ClickHouseConfig, Tables, client};
 use serde::{Deserialize, Serialize};
 
 /// First pause between two reads while waiting for a version; doubled after

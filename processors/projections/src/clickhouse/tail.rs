@@ -12,12 +12,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::checkpoint::Checkpoint;
+use crate::clickhouse::sink::Batch;
+use crate::clickhouse::{ClickHouseConfig, ClickHouseError, ClickHouseSink};
+use crate::retry::{Backoff, Classify, Retry};
+use crate::{ProjectionMetrics, Sink, SourcedEvent};
 use anyhow::{Context, bail};
-use ledgerstream_projections::checkpoint::Checkpoint;
-use ledgerstream_projections::clickhouse::sink::Batch;
-use ledgerstream_projections::clickhouse::{ClickHouseConfig, ClickHouseError, ClickHouseSink};
-use ledgerstream_projections::retry::{Backoff, Classify, Retry};
-use ledgerstream_projections::{ProjectionMetrics, Sink, SourcedEvent};
 use ledgerstream_runtime::clock::now_millis;
 use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::KafkaSettings;

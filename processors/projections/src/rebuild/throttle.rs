@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use ledgerstream_projections::checkpoint::Checkpoint;
-use ledgerstream_projections::{Rejected, Sink, SourcedEvent, Written};
+use crate::checkpoint::Checkpoint;
+use crate::{Rejected, Sink, SourcedEvent, Written};
 
 /// Sleeps shorter than this are saved up: the OS cannot sleep for microseconds,
 /// and many small debts make one sleep worth taking.

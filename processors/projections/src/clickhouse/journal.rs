@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::clickhouse::Tables;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
-use ledgerstream_projections::clickhouse::Tables;
 use ledgerstream_runtime::clock::now_millis;
 use serde::{Deserialize, Serialize};
 

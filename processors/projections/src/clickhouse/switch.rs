@@ -26,8 +26,8 @@
 
 use std::collections::BTreeSet;
 
-use ledgerstream_projections::clickhouse::Tables;
-use ledgerstream_projections::clickhouse::schema::MIGRATIONS;
+use crate::clickhouse::Tables;
+use crate::clickhouse::schema::MIGRATIONS;
 
 /// The suffix of a table set next to the live one: `<live>_<label>`, or the
 /// label alone when the live set has the plain names.
