@@ -29,8 +29,8 @@ use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::producer::{BaseRecord, Producer};
 
-use super::state::Rebuilds;
 use crate::measure::{Run, cpu_time, load_average, producer, send};
+use ledgerstream_processor::rebuild::Rebuilds;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -15,7 +15,7 @@
 //! command does not read, so the processor's restore folds them all back from the
 //! start of that topic (its retention, 7 days).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,26 +23,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ledgerstream_domain::{AccountEvent, AccountState, DEFAULT_IDEMPOTENCY_WINDOW};
+use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processor::store::{Checkpoint, PartitionStore, StoreError};
-use ledgerstream_processor::wire::event_from_record;
+use ledgerstream_processor::rebuild::{Rebuilds, Totals};
+use ledgerstream_processor::store::{PartitionStore, StoreError};
 use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::{KafkaSettings, Reader, ReaderContext};
 use ledgerstream_runtime::topics::TopicNames;
-use ledgerstream_schemas::records::EventRecord;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::progress::{Bar, thousands};
 use ledgerstream_projections::clickhouse::switch::stamp;
 use ledgerstream_projections::rebuild::positions::{EventLog, Marks};
-
-/// Accounts kept in memory across all partitions; past it they go to the new
-/// stores (unsynced) and are read back when met again.
-const IN_MEMORY_ACCOUNTS: usize = 500_000;
 
 /// How often the bar is drawn.
 const DRAW_EVERY: Duration = Duration::from_millis(500);
@@ -73,23 +68,6 @@ pub struct Args {
     /// rate and the fold's rate apart.
     #[arg(long)]
     prefetch: bool,
-}
-
-/// A partition being rebuilt.
-struct Rebuild {
-    partition: i32,
-    /// The new store, in the staging folder.
-    store: PartitionStore,
-    accounts: HashMap<String, AccountState>,
-    /// Whether states went to the store (so a miss may be there).
-    spilled: bool,
-    /// Where the fold stops: the log's end at the start.
-    target: i64,
-    /// The next offset to fold.
-    next_offset: i64,
-    done: bool,
-    folded: u64,
-    unreadable: u64,
 }
 
 /// The old store of a partition, locked until the new one is in its place.
@@ -323,17 +301,13 @@ fn fold_all(
         .set("queued.max.messages.kbytes", (256 * 1024).to_string())
         .create_with_context(ReaderContext)?;
     let mut list = TopicPartitionList::new();
-    for rebuild in rebuilds.by_partition.values().filter(|r| !r.done) {
-        list.add_partition_offset(
-            topic,
-            rebuild.partition,
-            Offset::Offset(rebuild.next_offset),
-        )?;
+    for (partition, next_offset) in rebuilds.pending() {
+        list.add_partition_offset(topic, partition, Offset::Offset(next_offset))?;
     }
     consumer.assign(&list)?;
     let total: u64 = marks
         .iter()
-        .filter(|(p, _)| rebuilds.by_partition.contains_key(p))
+        .filter(|(p, _)| rebuilds.covers(**p))
         .map(|(_, (low, high))| (high - low).max(0) as u64)
         .sum();
     let low_of = |partition: i32| marks.get(&partition).map_or(0, |m| m.0);
@@ -343,13 +317,9 @@ fn fold_all(
     let started = Instant::now();
     let mut prefetched: Vec<(i32, i64, Vec<u8>)> = Vec::new();
     // Offsets read per partition while prefetching (the fold moves next_offset).
-    let mut read_to: BTreeMap<i32, i64> = rebuilds
-        .by_partition
-        .iter()
-        .map(|(p, r)| (*p, r.next_offset))
-        .collect();
+    let mut read_to: BTreeMap<i32, i64> = rebuilds.next_offsets().collect();
 
-    while rebuilds.by_partition.values().any(|r| !r.done) {
+    while rebuilds.pending().next().is_some() {
         if stop.load(Ordering::Acquire) {
             return Ok((rebuilds, None));
         }
@@ -364,9 +334,7 @@ fn fold_all(
         let message = match consumer.poll(Duration::from_millis(100)) {
             None => continue,
             Some(Err(KafkaError::PartitionEOF(partition))) => {
-                if let Some(rebuild) = rebuilds.by_partition.get_mut(&partition) {
-                    rebuild.done = true;
-                }
+                rebuilds.reached_end(partition);
                 continue;
             }
             Some(Err(error)) => {
@@ -376,17 +344,10 @@ fn fold_all(
             Some(Ok(message)) => message,
         };
         let (partition, offset) = (message.partition(), message.offset());
-        let Some(rebuild) = rebuilds.by_partition.get_mut(&partition) else {
-            continue;
-        };
-        if rebuild.done || offset >= rebuild.target {
-            rebuild.done = true;
+        if !rebuilds.take(partition, offset) {
             continue;
         }
         read_to.insert(partition, offset + 1);
-        if offset + 1 >= rebuild.target {
-            rebuild.done = true;
-        }
         let payload = message.payload().unwrap_or_default();
         if prefetch {
             prefetched.push((partition, offset, payload.to_vec()));
@@ -417,168 +378,6 @@ fn fold_all(
             fold: Some(fold),
         }),
     ))
-}
-
-/// The partitions being rebuilt into stores under a staging folder, and how
-/// many account states they hold in memory between them.
-pub struct Rebuilds {
-    by_partition: BTreeMap<i32, Rebuild>,
-    window: usize,
-    in_memory: usize,
-}
-
-/// What a rebuild folded.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Totals {
-    pub events: u64,
-    pub accounts: u64,
-    pub unreadable: u64,
-}
-
-impl Rebuilds {
-    /// New stores under `staging` for each `(partition, first offset, target)`;
-    /// accounts remember `window` command ids.
-    pub fn open(
-        staging: &Path,
-        window: usize,
-        partitions: impl IntoIterator<Item = (i32, i64, i64)>,
-    ) -> anyhow::Result<Self> {
-        let mut by_partition = BTreeMap::new();
-        for (partition, low, high) in partitions {
-            let store = PartitionStore::open(staging, partition)?;
-            by_partition.insert(
-                partition,
-                Rebuild {
-                    partition,
-                    store,
-                    accounts: HashMap::new(),
-                    spilled: false,
-                    target: high,
-                    next_offset: low,
-                    done: high <= low,
-                    folded: 0,
-                    unreadable: 0,
-                },
-            );
-        }
-        Ok(Self {
-            by_partition,
-            window,
-            in_memory: 0,
-        })
-    }
-
-    /// Folds the record at `offset` of `partition` (one not rebuilt is left
-    /// out); past [`IN_MEMORY_ACCOUNTS`], the states go to the stores.
-    pub fn fold(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        payload: &[u8],
-        decoder: &Decoder,
-    ) -> anyhow::Result<()> {
-        let Some(rebuild) = self.by_partition.get_mut(&partition) else {
-            return Ok(());
-        };
-        self.in_memory += rebuild.fold(offset, payload, decoder, self.window)?;
-        if self.in_memory > IN_MEMORY_ACCOUNTS {
-            for rebuild in self.by_partition.values_mut() {
-                rebuild.spill()?;
-            }
-            self.in_memory = 0;
-        }
-        Ok(())
-    }
-
-    /// Writes every store's last states and its checkpoint (synced).
-    pub fn finish(self) -> anyhow::Result<Totals> {
-        let mut totals = Totals::default();
-        for rebuild in self.by_partition.into_values() {
-            totals.events += rebuild.folded;
-            totals.unreadable += rebuild.unreadable;
-            totals.accounts += finish(rebuild)?;
-        }
-        Ok(totals)
-    }
-}
-
-impl Rebuild {
-    /// Folds the record at `offset`; how many accounts it added to memory.
-    fn fold(
-        &mut self,
-        offset: i64,
-        payload: &[u8],
-        decoder: &Decoder,
-        window: usize,
-    ) -> anyhow::Result<usize> {
-        self.next_offset = offset + 1;
-        let event = match decode(decoder, payload) {
-            Ok(event) => event,
-            Err(error) => {
-                // As the processor's restore: counted and logged, never silent.
-                warn!(partition = self.partition, offset, %error, "event in the log cannot be read; state skips it");
-                self.unreadable += 1;
-                return Ok(0);
-            }
-        };
-        self.folded += 1;
-        let id = event.metadata.account_id.as_str();
-        if let Some(state) = self.accounts.get_mut(id) {
-            state.apply(&event);
-            return Ok(0);
-        }
-        let mut state = match self.spilled {
-            true => self.store.get_account(id)?,
-            false => None,
-        }
-        .unwrap_or_else(|| AccountState::new(window));
-        state.apply(&event);
-        self.accounts.insert(id.to_owned(), state);
-        Ok(1)
-    }
-
-    /// Moves the states in memory to the new store, unsynced (the closing
-    /// checkpoint syncs them).
-    fn spill(&mut self) -> Result<(), StoreError> {
-        if self.accounts.is_empty() {
-            return Ok(());
-        }
-        self.store
-            .load_batch(self.accounts.iter().map(|(id, state)| (id.as_str(), state)))?;
-        self.accounts.clear();
-        self.spilled = true;
-        Ok(())
-    }
-}
-
-fn decode(decoder: &Decoder, payload: &[u8]) -> Result<AccountEvent, String> {
-    let record = decoder
-        .decode::<EventRecord>(payload)
-        .map_err(|e| e.to_string())?;
-    event_from_record(record).map_err(|e| e.to_string())
-}
-
-/// Writes the last states and the checkpoint (synced); the accounts stored.
-fn finish(mut rebuild: Rebuild) -> anyhow::Result<u64> {
-    rebuild.spill()?;
-    // Read to the target: what lies between the last record and it is
-    // transaction markers or aborted records, which hold no event.
-    rebuild.next_offset = rebuild.next_offset.max(rebuild.target);
-    // Rejections are folded back from the start of the results by the processor.
-    let checkpoint = Checkpoint::new(rebuild.next_offset, 0)?;
-    rebuild
-        .store
-        .write_batch(std::iter::empty(), checkpoint)
-        .with_context(|| format!("writing the checkpoint of partition {}", rebuild.partition))?;
-    let accounts = rebuild.store.account_count()?;
-    info!(
-        partition = rebuild.partition,
-        events_offset = rebuild.next_offset,
-        folded = rebuild.folded,
-        accounts,
-        "state rebuilt"
-    );
-    Ok(accounts)
 }
 
 /// Moves each old store aside and the new one into its place; where the old

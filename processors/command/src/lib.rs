@@ -38,6 +38,7 @@ mod kafka;
 pub mod metrics;
 mod owners;
 mod partition;
+pub mod rebuild;
 mod restore;
 mod run;
 pub mod store;
