@@ -25,6 +25,23 @@ impl Exit {
     pub fn code(self) -> std::process::ExitCode {
         std::process::ExitCode::from(self.0)
     }
+
+    /// The process's exit code for a subcommand's outcome: 0, the code of an
+    /// [`Exit`] (the subcommand reported what happened), or 1 after printing
+    /// the error with its causes on one line.
+    pub fn of(outcome: anyhow::Result<()>) -> std::process::ExitCode {
+        match outcome {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(error) if error.is::<Exit>() => error
+                .downcast_ref::<Exit>()
+                .map_or(std::process::ExitCode::FAILURE, |exit| exit.code()),
+            Err(error) => {
+                // `{:#}` is the chain of causes on one line, without a backtrace.
+                eprintln!("error: {error:#}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Exit {

@@ -11,27 +11,14 @@
 //!
 //! Every record on those topics is Avro in the Confluent wire format, its schema in
 //! the Schema Registry. Subcommands are thin: they parse flags, read the environment
-//! (see `ledgerstream_infra::Endpoints`) and call into the library crates.
-
-mod bench;
-mod bench_history;
-mod bench_project;
-mod exit;
-mod lag;
-mod load;
-mod measure;
-mod process;
-mod produce;
-mod project;
-mod query;
-mod registry;
-mod replay;
-mod schemas;
-mod services;
-mod signals;
-mod topics;
+//! (see `ledgerstream_infra::Endpoints`) and call into the library crates. The
+//! benchmarks and the load generator are another binary, `ledgerstream-bench`.
 
 use clap::{Parser, Subcommand};
+use ledgerstream::exit::Exit;
+use ledgerstream::{
+    lag, process, produce, project, query, registry, replay, schemas, services, topics,
+};
 
 /// Kafka-native CQRS / event-sourcing pipeline for event-sourced systems on Kafka.
 #[derive(Debug, Parser)]
@@ -57,9 +44,6 @@ enum Command {
     /// Send commands (from flags, --json or JSON lines) and, with --wait, print
     /// each one's result; the exit code says whether any was rejected.
     Produce(produce::Args),
-    /// Send a mix of commands at a target rate (a share invalid on purpose) and
-    /// report accepted, rejected by reason, and command → result latency.
-    Load(load::Args),
     /// Run projections of account-events (`clickhouse`, `history`), each in its own consumer
     /// group, committing offsets only after their writes are durable.
     Project(project::Args),
@@ -70,36 +54,17 @@ enum Command {
     /// search), optionally waiting until they show a given version (read your
     /// writes).
     Query(query::Args),
-    /// Measure throughput against the configured services and print the figures.
-    Bench(bench::Args),
     /// Watch consumer-group lag (messages, seconds, trend, ETA, stalled groups):
     /// a live view, one table (`--once`), or Prometheus metrics (`--serve`).
     Lag(lag::Args),
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        // The subcommand has reported what happened; only the code is left.
-        Err(error) if error.is::<exit::Exit>() => error
-            .downcast_ref::<exit::Exit>()
-            .map_or(std::process::ExitCode::FAILURE, |exit| exit.code()),
-        Err(error) => {
-            // `{:#}` is the chain of causes on one line, without a backtrace.
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    ledgerstream::logging::init();
+    Exit::of(run())
 }
 
 fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEDGERSTREAM_LOG")
-                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
@@ -111,11 +76,9 @@ fn run() -> anyhow::Result<()> {
             Command::Lag(args) => lag::run(args).await,
             Command::Process(args) => process::run(args).await,
             Command::Produce(args) => produce::run(args).await,
-            Command::Load(args) => load::run(args).await,
             Command::Project(args) => project::run(args).await,
             Command::Replay(args) => replay::run(args).await,
             Command::Query(args) => query::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

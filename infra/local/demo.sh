@@ -19,8 +19,9 @@ rate=${DEMO_RATE:-200}
 
 apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3
 say "building ledgerstream ($LS_PROFILE profile)"
-cargo build --quiet --profile "$LS_PROFILE" -p ledgerstream
+cargo build --quiet --profile "$LS_PROFILE" -p ledgerstream -p ledgerstream-bench
 bin=$(ledgerstream_bin)
+bench_bin=$(ledgerstream_bench_bin)
 
 record=$LS_HOME/started-by-demo
 rm -f "$record"
@@ -85,7 +86,7 @@ start lag-exporter 9603 lag --serve "${groups[@]}"
 
 section "load: $seconds s at $rate commands/s"
 prefix="demo-$(date +%s)"
-"$bin" load --duration "$seconds" --rate "$rate" --accounts 200 --prefix "$prefix"
+"$bench_bin" load --duration "$seconds" --rate "$rate" --accounts 200 --prefix "$prefix"
 
 section "lag per consumer group"
 # Give the projections a moment to write the last batch before reading them.
@@ -105,7 +106,7 @@ Where to look next:
                http://127.0.0.1:9090/alerts (lag, stalled projection, dead letters)
   Metrics      http://127.0.0.1:9601/metrics (processor), :9602 (projections), :9603 (lag)
   ClickHouse   clickhouse-client --port 9000, then: SELECT * FROM account_balances FINAL LIMIT 10
-  More load    $bin load --rate 500 --duration 60
+  More load    $bench_bin load --rate 500 --duration 60
   Grafana      through docker-compose: docker compose up, then http://localhost:3000
   Logs         $LS_LOGS/
 NEXT

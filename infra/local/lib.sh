@@ -20,10 +20,15 @@ say() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # The ledgerstream binary of $LS_PROFILE.
-ledgerstream_bin() {
+ledgerstream_bin() { profile_binary ledgerstream; }
+
+# The ledgerstream-bench binary (benchmarks, load generator) of $LS_PROFILE.
+ledgerstream_bench_bin() { profile_binary ledgerstream-bench; }
+
+profile_binary() {
   local dir=$LS_PROFILE
   [ "$dir" = dev ] && dir=debug
-  printf '%s/%s/ledgerstream' "${CARGO_TARGET_DIR:-$LS_ROOT/target}" "$dir"
+  printf '%s/%s/%s' "${CARGO_TARGET_DIR:-$LS_ROOT/target}" "$dir" "$1"
 }
 
 # Installs the Debian packages among "$@" that are not installed yet.

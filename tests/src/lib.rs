@@ -75,13 +75,27 @@ pub async fn delete_topics(brokers: &str, topics: &[&str]) {
 ///
 /// When it has not been built: the message says how to build it.
 pub fn ledgerstream_bin() -> std::path::PathBuf {
+    debug_binary("ledgerstream")
+}
+
+/// The `ledgerstream-bench` binary (benchmarks, load generator) of this
+/// workspace's debug build.
+///
+/// # Panics
+///
+/// When it has not been built: the message says how to build it.
+pub fn ledgerstream_bench_bin() -> std::path::PathBuf {
+    debug_binary("ledgerstream-bench")
+}
+
+fn debug_binary(package: &str) -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("debug/ledgerstream");
+    let binary = target.join("debug").join(package);
     assert!(
         binary.exists(),
-        "{} is missing; build it with `cargo build -p ledgerstream` (`make test` does)",
+        "{} is missing; build it with `cargo build -p {package}` (`make test` does)",
         binary.display()
     );
     binary

@@ -1,11 +1,12 @@
 //! Sending commands and awaiting their results, on the real broker and registry:
 //! `ledgerstream produce --wait` (flags, JSON lines, exit codes), the producers
-//! library's `send` future, and `ledgerstream load`.
+//! library's `send` future, and `ledgerstream-bench load`.
 
 // Test code: a failed unwrap is a failed test, and amounts read as units_cents.
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use ledgerstream_processor::wire::command_from_record;
 use ledgerstream_producers::check::check;
 use ledgerstream_producers::{CommandClient, CommandClientConfig, EventOffsets, Outcome, commands};
 use ledgerstream_schemas::records::{AccountType, Channel, CommandRecord, EventRecord};
-use ledgerstream_tests::ledgerstream_bin;
 use ledgerstream_tests::pipeline::Pipeline;
+use ledgerstream_tests::{ledgerstream_bench_bin, ledgerstream_bin};
 use serde_json::Value;
 
 /// What a run of the binary left behind.
@@ -41,7 +42,11 @@ impl Ran {
 
 /// Runs `ledgerstream <args>` against `pipeline`'s topics, `stdin` fed in.
 async fn ledgerstream(pipeline: &Pipeline, args: &[&str], stdin: Option<&str>) -> Ran {
-    let mut command = Command::new(ledgerstream_bin());
+    run(ledgerstream_bin(), pipeline, args, stdin).await
+}
+
+async fn run(binary: PathBuf, pipeline: &Pipeline, args: &[&str], stdin: Option<&str>) -> Ran {
+    let mut command = Command::new(binary);
     command
         .args(args)
         .arg(format!("--topic-suffix={}", pipeline.suffix))
@@ -363,7 +368,8 @@ async fn the_send_future_resolves_to_the_result_with_the_events_offsets() {
 async fn load_reports_accepted_and_rejected_by_reason() {
     let pipeline = Pipeline::new(3).await;
     let processor = pipeline.processor("p1", &[]).await;
-    let ran = ledgerstream(
+    let ran = run(
+        ledgerstream_bench_bin(),
         &pipeline,
         &[
             "load",

@@ -7,14 +7,12 @@
 //!                                     ──▶ account_events FINAL (its last events)
 //! ```
 //!
-//! Files: [`account`] (the command), [`read`] (the queries and the wait),
-//! [`format`] (what is printed), [`bench`] (`ledgerstream bench query`);
-//! [`history`] (`query history`: an account's movements from the search index)
-//! and [`bench_history`] (`ledgerstream bench query-history`).
+//! Files: [`account`] (the command) and [`format`] (what is printed);
+//! [`history`] (`query history`: an account's movements from the search index).
+//! The queries and the waits are the read models' own:
+//! `ledgerstream_projections::clickhouse::read` and `::history::read`.
 
 pub mod account;
-pub mod bench;
-pub mod bench_history;
 pub mod format;
 pub mod history;
 

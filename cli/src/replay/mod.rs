@@ -3,20 +3,21 @@
 //!
 //! - `replay clickhouse` ([`clickhouse`]): the ClickHouse tables rebuilt into a
 //!   new versioned set beside the live one, then switched in with one `RENAME`
-//!   ([`switch`]), the events that arrived meanwhile written after it ([`tail`]);
-//!   every step recorded in a journal ([`journal`]) so a second run resumes.
+//!   (`ledgerstream_projections::clickhouse::switch`), the events that arrived
+//!   meanwhile written after it (`::tail`); every step recorded in a journal
+//!   (`::journal`) so a second run resumes.
 //! - `replay state` ([`state`]): a processor's per-partition stores folded from
-//!   the log, for the processor to start on without folding it itself.
+//!   the log (`ledgerstream_processor::rebuild`), for the processor to start on
+//!   without folding it itself.
 //!
 //! - `replay history` ([`history`]): the history index rebuilt into a new
 //!   concrete index beside the live one, then the alias swapped to it.
 //!
 //! All show a progress bar ([`progress`]) from the positions against the log's
-//! end ([`positions`]); `--throttle` ([`throttle`]) paces the ClickHouse replay.
-//! `ledgerstream bench replay-state` ([`bench`]) measures the state fold apart
-//! from the broker.
+//! end (`ledgerstream_projections::rebuild::positions`); `--throttle`
+//! (`::rebuild::throttle`) paces the replay. `ledgerstream-bench replay-state`
+//! measures the state fold apart from the broker.
 
-pub mod bench;
 pub mod clickhouse;
 pub mod history;
 pub mod progress;

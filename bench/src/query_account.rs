@@ -1,4 +1,4 @@
-//! `ledgerstream bench query`: how long `query account --min-version V` takes
+//! `ledgerstream-bench query`: how long `query account --min-version V` takes
 //! when the version is there — the read-your-writes check after a write that
 //! has been projected. Times the reads in-process (the balance row, then the
 //! last events), and with --spawn also the whole command, process start
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
 
-use super::Source;
+use ledgerstream::query::Source;
 use ledgerstream_projections::clickhouse::read::{Reader, Waited};
 
 #[derive(Debug, clap::Args)]
@@ -92,7 +92,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     if args.spawn > 0 {
-        let binary = std::env::current_exe().context("locating this binary")?;
+        let binary = crate::measure::ledgerstream_binary()?;
         let mut samples = Vec::with_capacity(args.spawn);
         for _ in 0..args.spawn {
             let mut command = std::process::Command::new(&binary);

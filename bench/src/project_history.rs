@@ -1,4 +1,4 @@
-//! `ledgerstream bench project-history`: documents per second into the history
+//! `ledgerstream-bench project-history`: documents per second into the history
 //! index, and command → searchable latency, on the configured services.
 //!
 //! 1. **Sink**: a consistent synthetic log (the ClickHouse benchmark's: opens,
@@ -40,7 +40,7 @@ use ledgerstream_schemas::records::{AccountType, EventRecord};
 
 use crate::measure::{Run, cpu_time, load_average, percentile};
 
-/// Flags of `ledgerstream bench project-history`.
+/// Flags of `ledgerstream-bench project-history`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Events in the synthetic log of the sink phase.
@@ -119,7 +119,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "sink: {} events over {} accounts, decoded and written from memory ...",
         args.events, args.accounts
     );
-    let log = crate::bench_project::synthetic_log(args.events, args.accounts);
+    let log = crate::project_clickhouse::synthetic_log(args.events, args.accounts);
     let payloads: Vec<Vec<u8>> = log
         .iter()
         .map(|event| codec.encode(event))

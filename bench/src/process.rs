@@ -1,4 +1,4 @@
-//! `ledgerstream bench process`: commands per second through the processor's full
+//! `ledgerstream-bench process`: commands per second through the processor's full
 //! path on the configured broker, side by side with a raw consume→produce loop over
 //! the same records on the same broker, and the CPU time each costs.
 
@@ -24,63 +24,9 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::measure::{Run, cpu_time, producer, send};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    what: What,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum What {
-    /// The command processor against the raw consume→produce rate of the broker.
-    Process {
-        /// Commands to process (deposits over --accounts accounts).
-        #[arg(long, value_name = "N", default_value_t = 50_000)]
-        commands: usize,
-        /// Accounts the commands spread over.
-        #[arg(long, value_name = "N", default_value_t = 1_000)]
-        accounts: usize,
-        /// Partitions of the benchmark's topics.
-        #[arg(long, value_name = "N", default_value_t = 3)]
-        partitions: i32,
-        /// Commands per processor batch.
-        #[arg(long, value_name = "N", default_value_t = 2_000)]
-        batch_commands: usize,
-    },
-    /// Events per second into ClickHouse (the sink alone, and a replay through
-    /// the projection), and command → visible latency with a processor.
-    ProjectClickhouse(crate::bench_project::Args),
-    /// Events per second into the history index (the sink alone), and command →
-    /// searchable latency with a processor.
-    ProjectHistory(crate::bench_history::Args),
-    /// `query account --min-version V` latency when the version is there
-    /// (p50/p90/p99), in-process and, with --spawn, as a whole command.
-    Query(crate::query::bench::Args),
-    /// `replay state`'s fold from memory (decode, account states, stores),
-    /// and with --kafka-events the command on a topic: the broker's rate apart.
-    ReplayState(crate::replay::bench::Args),
-    /// `query history` page latency (p50/p90/p99): the first page and pages
-    /// further down with search_after.
-    QueryHistory(crate::query::bench_history::Args),
-}
-
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    match args.what {
-        What::Process {
-            commands,
-            accounts,
-            partitions,
-            batch_commands,
-        } => process(commands, accounts, partitions, batch_commands).await,
-        What::ProjectClickhouse(args) => crate::bench_project::run(args).await,
-        What::ProjectHistory(args) => crate::bench_history::run(args).await,
-        What::Query(args) => crate::query::bench::run(args).await,
-        What::ReplayState(args) => crate::replay::bench::run(args).await,
-        What::QueryHistory(args) => crate::query::bench_history::run(args).await,
-    }
-}
-
-async fn process(
+/// Runs the benchmark: `commands` deposits over `accounts` accounts on
+/// `partitions` partitions, `batch_commands` per processor batch.
+pub async fn run(
     count: usize,
     accounts: usize,
     partitions: i32,

@@ -1,4 +1,4 @@
-//! `ledgerstream load`: opens N accounts, then sends a mix of commands at a target
+//! `ledgerstream-bench load`: opens N accounts, then sends a mix of commands at a target
 //! rate for a while — a share of them invalid on purpose — and measures how long
 //! each takes from being queued to its result being read.
 //!

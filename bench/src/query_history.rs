@@ -1,4 +1,4 @@
-//! `ledgerstream bench query-history`: how long one page of `query history`
+//! `ledgerstream-bench query-history`: how long one page of `query history`
 //! takes — the search behind the alias, filtered on one account, sorted by
 //! version, read in-process. Times the first page (`from` 0) and pages further
 //! down with `search_after`, cycling through the account's history.
@@ -14,7 +14,7 @@ use serde_json::json;
 
 use ledgerstream_projections::history::read::{HistoryReader, Paging, Request};
 
-use super::history::Source;
+use ledgerstream::query::history::Source;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

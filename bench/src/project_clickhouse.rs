@@ -1,4 +1,4 @@
-//! `ledgerstream bench project-clickhouse`: events per second into ClickHouse, and
+//! `ledgerstream-bench project-clickhouse`: events per second into ClickHouse, and
 //! command → visible latency, on the configured services.
 //!
 //! 1. A consistent synthetic log (opens, deposits, withdrawals, transfers over
@@ -47,7 +47,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::measure::{Run, cpu_time, load_average, percentile, producer, send};
 
-/// Flags of `ledgerstream bench project-clickhouse`.
+/// Flags of `ledgerstream-bench project-clickhouse`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Events in the synthetic log.

@@ -44,6 +44,20 @@ pub fn cpu_time() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
+/// The `ledgerstream` binary beside this one (both are built into the same
+/// folder), for the benchmarks that time a whole command.
+pub fn ledgerstream_binary() -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
+    let this = std::env::current_exe().context("locating this binary")?;
+    let binary = this.with_file_name("ledgerstream");
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing; build it with `cargo build -p ledgerstream` (same profile as this one)",
+        binary.display()
+    );
+    Ok(binary)
+}
+
 /// The 1, 5 and 15 minute load averages, from /proc/loadavg.
 pub fn load_average() -> String {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

@@ -1,4 +1,4 @@
-//! `ledgerstream bench replay-state`: how fast `replay state` folds, apart from
+//! `ledgerstream-bench replay-state`: how fast `replay state` folds, apart from
 //! how fast the broker hands the log out.
 //!
 //! 1. A consistent synthetic log (the one `bench project-clickhouse` uses) is
@@ -81,7 +81,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "encoding {} events over {} accounts ...",
         args.events, args.accounts
     );
-    let log = crate::bench_project::synthetic_log(args.events, args.accounts);
+    let log = crate::project_clickhouse::synthetic_log(args.events, args.accounts);
     let partitions = args.partitions;
     let records: Vec<(i32, String, Vec<u8>)> = log
         .iter()
@@ -205,7 +205,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             names.events
         );
         let state_dir = std::env::temp_dir().join(format!("ledgerstream-bench-replay-{id}"));
-        let binary = std::env::current_exe().context("locating this binary")?;
+        let binary = crate::measure::ledgerstream_binary()?;
         let mut command = std::process::Command::new(binary);
         command
             .args(["replay", "state", "--prefetch"])

@@ -12,9 +12,9 @@ use tracing::info;
 
 use super::plan::{Effect, Invalid, Mix, Plan, Planned, parse_mix};
 use super::stats::{Run, Stats};
-use crate::exit::Exit;
 use crate::measure::load_average;
-use crate::signals::shutdown;
+use ledgerstream::exit::Exit;
+use ledgerstream::signals::shutdown;
 
 #[derive(Debug, clap::Args)]
 #[command(

@@ -1,0 +1,96 @@
+//! `ledgerstream-bench`: the pipeline measured against the configured services,
+//! and the load generator. Not part of the product binary: every subcommand
+//! prints its figures (and the machine's load) for BENCHMARKS.md.
+//!
+//! # Layout
+//!
+//! ```text
+//!  process ────────────▶ processor vs a raw consume→produce loop (commands/s, CPU)
+//!  project-clickhouse ─▶ ClickHouse sink, projection replay, command → visible
+//!  project-history ────▶ history sink, command → searchable
+//!  query / query-history ▶ read latency percentiles
+//!  replay-state ───────▶ the state rebuild's fold, and the command on a topic
+//!  load ───────────────▶ a mix of commands at a rate: outcomes and latency
+//!        └── measure: runs, CPU time, percentiles, the machine's load
+//! ```
+
+mod load;
+mod measure;
+mod process;
+mod project_clickhouse;
+mod project_history;
+mod query_account;
+mod query_history;
+mod replay_state;
+
+use clap::{Parser, Subcommand};
+use ledgerstream::exit::Exit;
+
+/// Measure the pipeline against the configured services and print the figures.
+#[derive(Debug, Parser)]
+#[command(name = "ledgerstream-bench", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// The command processor against the raw consume→produce rate of the broker.
+    Process {
+        /// Commands to process (deposits over --accounts accounts).
+        #[arg(long, value_name = "N", default_value_t = 50_000)]
+        commands: usize,
+        /// Accounts the commands spread over.
+        #[arg(long, value_name = "N", default_value_t = 1_000)]
+        accounts: usize,
+        /// Partitions of the benchmark's topics.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        partitions: i32,
+        /// Commands per processor batch.
+        #[arg(long, value_name = "N", default_value_t = 2_000)]
+        batch_commands: usize,
+    },
+    /// Events per second into ClickHouse (the sink alone, and a replay through
+    /// the projection), and command → visible latency with a processor.
+    ProjectClickhouse(project_clickhouse::Args),
+    /// Events per second into the history index (the sink alone), and command →
+    /// searchable latency with a processor.
+    ProjectHistory(project_history::Args),
+    /// `query account --min-version V` latency when the version is there
+    /// (p50/p90/p99), in-process and, with --spawn, as a whole command.
+    Query(query_account::Args),
+    /// `replay state`'s fold from memory (decode, account states, stores),
+    /// and with --kafka-events the command on a topic: the broker's rate apart.
+    ReplayState(replay_state::Args),
+    /// `query history` page latency (p50/p90/p99): the first page and pages
+    /// further down with search_after.
+    QueryHistory(query_history::Args),
+    /// Send a mix of commands at a target rate (a share invalid on purpose) and
+    /// report accepted, rejected by reason, and command → result latency.
+    Load(load::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    ledgerstream::logging::init();
+    let run = || -> anyhow::Result<()> {
+        let cli = Cli::parse();
+        tokio::runtime::Runtime::new()?.block_on(async {
+            match cli.what {
+                What::Process {
+                    commands,
+                    accounts,
+                    partitions,
+                    batch_commands,
+                } => process::run(commands, accounts, partitions, batch_commands).await,
+                What::ProjectClickhouse(args) => project_clickhouse::run(args).await,
+                What::ProjectHistory(args) => project_history::run(args).await,
+                What::Query(args) => query_account::run(args).await,
+                What::ReplayState(args) => replay_state::run(args).await,
+                What::QueryHistory(args) => query_history::run(args).await,
+                What::Load(args) => load::run(args).await,
+            }
+        })
+    };
+    Exit::of(run())
+}
