@@ -15,15 +15,13 @@
 //! runner from the set's checkpoints, a switch from its recorded position; a set
 //! once switched in is never switched again.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use clickhouse::Client;
-use clickhouse::sql::Identifier;
 use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_projections::clickhouse::Client;
 use ledgerstream_projections::clickhouse::{
     self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Tables, schema,
 };
@@ -136,7 +134,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let journal = Journal::open(&client, &live)
         .await
         .context("creating the replay journal")?;
-    let existing = table_names(&client).await?;
+    let existing = switch::table_names(&client).await?;
     let entries = journal.all().await?;
     let label = match &args.into {
         Some(into) => into.clone(),
@@ -425,22 +423,12 @@ impl Replay {
         tail_from: &Positions,
     ) -> anyhow::Result<()> {
         let old = Tables::with_suffix(old_set);
-        let exist = table_names(&self.client).await?;
+        let exist = switch::table_names(&self.client).await?;
         let renames = switch::remaining(&self.live, &self.replayed, &old, &exist)?;
         if !renames.is_empty() {
             let partitions = self.log.partitions().await?;
             self.check_the_log_holds_the_live_set(&partitions).await?;
-            let statement = switch::statement(&renames);
-            self.client
-                .query_raw(&statement)
-                .execute()
-                .await
-                .with_context(|| {
-                    format!(
-                        "switching with `{statement}`; run the same command again to \
-                         finish the switch from where it stopped"
-                    )
-                })?;
+            switch::rename(&self.client, &renames).await?;
             info!(renames = renames.len(), old = %old_set, "tables switched");
         }
         let written = tail::write(
@@ -490,7 +478,7 @@ impl Replay {
     /// ends: the topic lost records (recreated, or emptied by the broker), and
     /// a replay of what is left would switch in less than the live set holds.
     async fn check_the_log_holds_the_live_set(&self, partitions: &[i32]) -> anyhow::Result<()> {
-        let exist = table_names(&self.client).await?;
+        let exist = switch::table_names(&self.client).await?;
         if !exist.contains(&self.live.checkpoints) {
             return Ok(());
         }
@@ -516,29 +504,7 @@ impl Replay {
     /// the live names get the views their (new) migrations define, and the old
     /// set views of its own.
     async fn fix_views(&self, old: &Tables) -> anyhow::Result<()> {
-        for view in switch::views(&self.replayed) {
-            self.client
-                .query("DROP TABLE IF EXISTS ?")
-                .bind(Identifier(view))
-                .execute()
-                .await
-                .with_context(|| format!("dropping the view {view}"))?;
-        }
-        let exist = table_names(&self.client).await?;
-        for tables in [&self.live, old] {
-            if !exist.contains(&tables.migrations) {
-                continue;
-            }
-            let versions = migrations_applied(&self.client, &tables.migrations).await?;
-            for statement in switch::view_statements(&tables.suffix, &versions) {
-                self.client
-                    .query_raw(&statement)
-                    .execute()
-                    .await
-                    .with_context(|| format!("creating a view: {statement}"))?;
-            }
-        }
-        Ok(())
+        switch::fix_views(&self.client, &self.replayed, [&self.live, old]).await
     }
 
     async fn drop_set(&self, old: &Tables) -> anyhow::Result<()> {
@@ -553,7 +519,7 @@ impl Replay {
     async fn already_live(&self, old_set: &str, switched_at_ms: i64) -> anyhow::Result<()> {
         let old = Tables::with_suffix(old_set);
         if self.args.drop_old {
-            let exist = table_names(&self.client).await?;
+            let exist = switch::table_names(&self.client).await?;
             if old.all().iter().any(|t| exist.contains(*t)) {
                 return self.drop_set(&old).await;
             }
@@ -561,7 +527,7 @@ impl Replay {
             return Ok(());
         }
         let journaled: Vec<Entry> = self.journal.all().await?;
-        let exist = table_names(&self.client).await?;
+        let exist = switch::table_names(&self.client).await?;
         let next = next_version(
             &self.args.table_suffix,
             exist.iter().map(String::as_str),
@@ -576,25 +542,4 @@ impl Replay {
             old.suffix
         )
     }
-}
-
-/// Every table and view of the client's database.
-async fn table_names(client: &Client) -> anyhow::Result<BTreeSet<String>> {
-    let names: Vec<String> = client
-        .query("SELECT name FROM system.tables WHERE database = currentDatabase()")
-        .fetch_all()
-        .await
-        .context("listing the tables")?;
-    Ok(names.into_iter().collect())
-}
-
-/// The migrations a set's migrations table records.
-async fn migrations_applied(client: &Client, table: &str) -> anyhow::Result<BTreeSet<u32>> {
-    let versions: Vec<u32> = client
-        .query("SELECT version FROM ? FINAL")
-        .bind(Identifier(table))
-        .fetch_all()
-        .await
-        .with_context(|| format!("reading {table}"))?;
-    Ok(versions.into_iter().collect())
 }

@@ -26,6 +26,10 @@
 
 use std::collections::BTreeSet;
 
+use anyhow::Context;
+use clickhouse::Client;
+use clickhouse::sql::Identifier;
+
 use crate::clickhouse::Tables;
 use crate::clickhouse::schema::MIGRATIONS;
 
@@ -213,6 +217,75 @@ pub fn next_version<'a>(
         .filter_map(|label| parse_version(label).ok())
         .max()
         .map_or(2, |highest| highest + 1)
+}
+
+/// Runs the renames left in one statement (see [`statement`]).
+pub async fn rename(client: &Client, renames: &[Rename]) -> anyhow::Result<()> {
+    let statement = statement(renames);
+    client
+        .query_raw(&statement)
+        .execute()
+        .await
+        .with_context(|| {
+            format!(
+                "switching with `{statement}`; run the same command again to finish the switch \
+             from where it stopped"
+            )
+        })
+}
+
+/// After the rename: the `replayed` set's views read tables that are gone; each
+/// of `sets` (the live names, and the old set if it is still there) gets the
+/// views its migrations define.
+pub async fn fix_views(
+    client: &Client,
+    replayed: &Tables,
+    sets: [&Tables; 2],
+) -> anyhow::Result<()> {
+    for view in views(replayed) {
+        client
+            .query("DROP TABLE IF EXISTS ?")
+            .bind(Identifier(view))
+            .execute()
+            .await
+            .with_context(|| format!("dropping the view {view}"))?;
+    }
+    let exist = table_names(client).await?;
+    for tables in sets {
+        if !exist.contains(&tables.migrations) {
+            continue;
+        }
+        let versions = migrations_applied(client, &tables.migrations).await?;
+        for statement in view_statements(&tables.suffix, &versions) {
+            client
+                .query_raw(&statement)
+                .execute()
+                .await
+                .with_context(|| format!("creating a view: {statement}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every table and view of the client's database.
+pub async fn table_names(client: &Client) -> anyhow::Result<BTreeSet<String>> {
+    let names: Vec<String> = client
+        .query("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        .fetch_all()
+        .await
+        .context("listing the tables")?;
+    Ok(names.into_iter().collect())
+}
+
+/// The migrations a set's migrations table records.
+pub async fn migrations_applied(client: &Client, table: &str) -> anyhow::Result<BTreeSet<u32>> {
+    let versions: Vec<u32> = client
+        .query("SELECT version FROM ? FINAL")
+        .bind(Identifier(table))
+        .fetch_all()
+        .await
+        .with_context(|| format!("reading {table}"))?;
+    Ok(versions.into_iter().collect())
 }
 
 #[cfg(test)]
