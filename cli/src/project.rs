@@ -26,11 +26,10 @@ use tracing::{error, info, warn};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Projection {
     /// Analytics in ClickHouse: account_events, account_balances and the daily
-    /// statistics views (README, "Analytics in ClickHouse").
+    /// statistics views (docs/clickhouse.md).
     Clickhouse,
     /// Transaction history in search: one document per money movement in the
-    /// index behind the alias transaction-history (README, "Transaction history
-    /// in search").
+    /// index behind the alias transaction-history (docs/history.md).
     History,
 }
 

@@ -1,5 +1,7 @@
 //! Where ledgerstream's services live, and how to tell that they answer.
 //!
+//! # Layout
+//!
 //! Every process of the pipeline reaches the same five services:
 //!
 //! ```text

@@ -2,7 +2,7 @@
 //!
 //! The processor sends a record it cannot hold in its domain types to the
 //! dead-letter topic instead of answering it (the list is in
-//! `processors/src/wire/mod.rs`): a sender waiting for its result would wait for
+//! `processors/command/src/wire/mod.rs`): a sender waiting for its result would wait for
 //! nothing. These checks refuse such a command before it is sent. Everything else,
 //! zero amounts included, is the processor's to decide and comes back as a
 //! rejection with its reason.

@@ -1,6 +1,8 @@
 //! Typed clients that publish commands to `account-commands` and await their
 //! results on `account-command-results`.
 //!
+//! # Layout
+//!
 //! ```text
 //!  commands::deposit(..) ─▶ CommandClient::send ─▶ account-commands (key: account id)
 //!                                 ▲                       │

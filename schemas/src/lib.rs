@@ -1,4 +1,7 @@
-//! The wire contract of the pipeline.
+//! The wire contract of the pipeline: what every producer and consumer of its
+//! topics agrees on. No I/O but the registry client, no environment reading.
+//!
+//! # Layout
 //!
 //! ```text
 //!  schemas/avro/*.avsc ──build.rs──▶ catalog (every version, embedded)

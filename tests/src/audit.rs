@@ -157,7 +157,7 @@ impl AvroReader {
     }
 }
 
-/// The fee of a withdrawal (README, "fees"): 5.00 from a savings account above
+/// The fee of a withdrawal (docs/rules.md, "Fees"): 5.00 from a savings account above
 /// 1,000.00, otherwise none.
 fn withdrawal_fee(account_type: &str, amount: i64) -> i64 {
     if account_type == "SAVINGS" && amount > 100_000 {

@@ -22,7 +22,7 @@ use crate::exit::Exit;
 #[command(
     after_help = "Without a command, --json or --file, JSON lines are read from standard input.\n\
 JSON lines: one object per line, {\"command\":\"deposit\",\"account\":\"acc-1\",\"amount\":\"12.50\"};\n\
-the README's \"Sending commands\" section lists every field.\n\n\
+docs/commands.md lists every field.\n\n\
 Exit codes: 0 done; 1 could not run or a command was not sent; 2 bad flags;\n\
 3 a command was rejected; 4 an input was not a valid command; 5 a result did not come in time."
 )]

@@ -17,7 +17,7 @@
 //!
 //! The replay does not stay on as the writer: after the swap, the live
 //! `project history` is restarted with `--index-suffix <into>` and resumes from
-//! the new index's checkpoints (README, "Replay and rebuild").
+//! the new index's checkpoints (docs/history.md, "Rebuilding the index").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

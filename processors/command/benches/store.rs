@@ -1,6 +1,6 @@
 //! The command processor's state store: the candidate engines on the processor's
 //! access pattern, the value codecs, and the store as built. Figures and the
-//! choice they led to: `processors/STORE.md`.
+//! choice they led to: `processors/command/STORE.md`.
 //!
 //! `cargo bench -p ledgerstream-processor --bench store`
 //!

@@ -2,7 +2,22 @@
 //! `account-command-results` out, each command's effect written exactly once.
 //!
 //! Per assigned partition p, the processor owns commands p, events p and results p
-//! (co-partitioned topics) and a local state store. Before it processes commands p,
+//! (co-partitioned topics) and a local state store.
+//!
+//! # Layout
+//!
+//! ```text
+//!  account-commands[p] ──▶ run (poll, one batch at a time) ──▶ batch (decode via wire/,
+//!        │                    │                                  decide with the domain)
+//!        │                    ├──▶ kafka: events, results, follow-ups, dead letters and
+//!        │                    │    the offsets, in one transaction ──▶ commit
+//!        │                    └──▶ store/ (per-partition fjall store), after the commit
+//!  account-events[p] ──▶ restore (fold what the store lacks) ── before commands p
+//!  account-events ─────▶ owners (accounts per owner, for OpenAccount)
+//!  rebuild: the stores folded from the log (`replay state`) · http: /metrics, /health
+//! ```
+//!
+//! Before it processes commands p,
 //! its state has folded every committed event of events p ([`restore`]); each
 //! batch then goes decide → events → results → offsets → commit → store
 //! ([`run`], [`batch`]).

@@ -2,6 +2,8 @@
 //! end, in messages and in seconds, whether that is shrinking, when it reaches zero,
 //! and whether the group is stalled.
 //!
+//! # Layout
+//!
 //! ```text
 //!  broker ─ ListGroups, Metadata, OffsetFetch, ListOffsets ─▶ sample ─┐ per group and partition:
 //!  broker ─ one record at each committed offset ──────────▶ seconds ─┤ committed, log end, lag

@@ -1,9 +1,18 @@
-//! Projections: `account-events` into read models, each in its own consumer group.
+//! Projections: `account-events` into read models, each in its own consumer group,
+//! and everything else about each read model: how it is read and how it is rebuilt.
+//!
+//! # Layout
 //!
 //! ```text
 //!  account-events ──▶ runner (one per projection: own group, read_committed, own thread)
 //!                       │  decode ─▶ Sink::add ─▶ batch ─▶ Sink::write ─▶ checkpoints ─▶ commit
 //!                       └─ undecodable or rejected records ─▶ account-dead-letters
+//!
+//!  clickhouse/  config · sink · rows · schema (migrations) · retry
+//!               read (query account, read your writes) · switch, journal, tail (rebuild)
+//!  history/     config · sink · documents · template · retry · alias (names on the server)
+//!               read (query history, read your writes)
+//!  rebuild/     what every rebuild shares: the log's positions, the throttle
 //! ```
 //!
 //! Every projection has the same shape, so a reader of one finds the way in all:

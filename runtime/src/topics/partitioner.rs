@@ -1,7 +1,7 @@
 //! Which partition an account's records go to: Kafka's default partitioner for
 //! keyed records, the one the Java client and librdkafka's `murmur2_random` use —
 //! `toPositive(murmur2(key)) % partitions`. Every producer of `account-commands`
-//! must use it (README, "Partitioning"); the processor refuses a command that is
+//! must use it (docs/processor.md, "Partitioning"); the processor refuses a command that is
 //! elsewhere, so that an account's commands, events, results and state always
 //! meet on one partition number.
 

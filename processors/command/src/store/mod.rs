@@ -29,7 +29,7 @@
 //! caller commit the Kafka transaction (or offsets) that depends on them.
 //! Damage to the journal can roll the store back to an earlier batch, accounts and
 //! checkpoint together; the processor then folds the log again from that
-//! checkpoint. Measurements, and why fjall: `processors/STORE.md`.
+//! checkpoint. Measurements, and why fjall: `processors/command/STORE.md`.
 //!
 //! # Blocking
 //!

@@ -1,5 +1,5 @@
 //! The text-field limits of the contract, applied to a command: a field over its
-//! limit is answered, not decided: `FIELD_TOO_LONG` (README, "Business rules").
+//! limit is answered, not decided: `FIELD_TOO_LONG` (docs/rules.md).
 //! The limits keep every event and result far below Kafka's message size, so that
 //! a record the processor writes is never refused for its size.
 

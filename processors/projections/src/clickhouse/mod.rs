@@ -10,11 +10,14 @@
 //! Every name takes the table suffix (`account_events_v1`). The DDL is in
 //! `infra/clickhouse/migrations/`, applied at start ([`schema`]). Every table
 //! collapses rows written twice, so the runner's at-least-once writes stay exact
-//! for readers that use `FINAL`; the README lists the queries.
+//! for readers that use `FINAL`; docs/clickhouse.md lists the queries.
 //!
 //! Files: [`config`] (settings, table names), [`sink`] (the [`Sink`] impl),
 //! [`rows`] (events as rows, account state), [`schema`] (migrations),
-//! [`retry`] (which failures are retried).
+//! [`retry`] (which failures are retried); reading: [`read`] (an account and its
+//! events, and the wait for a version); rebuilding (`replay clickhouse`):
+//! [`switch`] (the new set renamed in), [`journal`] (where a replay stands),
+//! [`tail`] (the events that arrived during the switch).
 //!
 //! [`Sink`]: crate::sink::Sink
 

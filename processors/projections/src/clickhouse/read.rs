@@ -1,7 +1,7 @@
 //! The queries behind `query account`, and the wait for a version.
 //!
 //! The projection writes at least once, so a table may hold an event, or an
-//! account's state, more than once until ClickHouse merges (README, "Analytics in
+//! account's state, more than once until ClickHouse merges (docs/clickhouse.md, "Analytics in
 //! ClickHouse"). The account is read from `account_balances FINAL`: the row with
 //! the highest version, collapsed at read time. Its last events are read without
 //! `FINAL` but to the same effect: copies of an event share its key (account,

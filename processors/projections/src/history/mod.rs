@@ -10,12 +10,15 @@
 //! The mapping is the index template in `infra/search/`, put at start
 //! ([`template`]). Documents are keyed by event id and versioned by the
 //! account's version (`version_type=external`), so the runner's at-least-once
-//! writes leave exactly one document per movement; the README lists the queries.
+//! writes leave exactly one document per movement; docs/history.md lists the queries.
 //! Everything used works on Elasticsearch 8 and on the local test server.
 //!
 //! Files: [`config`] (settings, index names), [`sink`] (the [`Sink`] impl),
 //! [`documents`] (events as documents), [`template`] (template and indices),
-//! [`retry`] (which failures are retried, per request and per document).
+//! [`retry`] (which failures are retried, per request and per document),
+//! [`alias`] (the alias, concrete indices, index uuids, checkpoint ids, and the
+//! alias swap of `replay history`), [`read`] (a page of movements, and the wait
+//! for a version).
 //!
 //! [`Sink`]: crate::sink::Sink
 

@@ -8,7 +8,7 @@
 //! 2. the concrete index `<index>-<suffix>` is created unless it exists; it takes
 //!    the alias `<index>` when nothing has it yet (the first start). An alias
 //!    that points elsewhere is left alone: this index is a replay, and readers
-//!    move to it when the alias is swapped (README, "Replays");
+//!    move to it when the alias is swapped (docs/history.md, "Replays and the alias swap");
 //! 3. an index that existed is checked against the template: fields it lacks
 //!    are added to its mapping; a field it maps with another type stops the
 //!    start (documents would be refused one by one);
