@@ -49,7 +49,7 @@ public final class PeerTopology {
             topology.addGlobalStore(Stores.keyValueStoreBuilder(
                             Stores.inMemoryKeyValueStore(OwnerView.STORE), Serdes.Bytes(), Serdes.ByteArray())
                     .withLoggingDisabled(),
-                    "events", bytesIn, bytesIn, topics.events(), "owner-view",
+                    "owner-view-source", bytesIn, bytesIn, topics.events(), "owner-view",
                     () -> new OwnerView.Feeder(catalog));
         }
         return topology;
