@@ -202,7 +202,8 @@ public final class Bench {
     private static void deleteTopics(String bootstrap, Topics topics, String applicationId) {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             List<String> names = new ArrayList<>(List.of(topics.commands(), topics.events(), topics.results(),
-                    topics.deadLetters(), applicationId + "-accounts-changelog"));
+                    topics.deadLetters(), applicationId + "-accounts-changelog",
+                    applicationId + "-commands-changelog"));
             admin.deleteTopics(names).all().get();
             // The group empties only at its session timeout (Streams members do not leave
             // on close): it is left to expire with the broker's offsets retention.

@@ -11,14 +11,20 @@ import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * A task's accounts in one RocksDB store (changelogged, cached), under four kinds of key:
+ * A task's accounts in two RocksDB stores, both changelogged:
  *
  * <pre>
- * 'A' account                     → the account's state ({@link AccountState})
- * 'T' transfer id, account        → its leg of that transfer
- * 'C' command id, account         → the outcome of a command in its idempotency window
- * 'R' window, slot, account       → the command id in that slot of the window's ring
+ * accounts (cached)
+ *   'A' account                   → the account's state ({@link AccountState})
+ *   'T' transfer id, account      → its leg of that transfer
+ * commands (not cached)
+ *   'C' command id, account       → the outcome of a command in its idempotency window
+ *   'R' window, slot, account     → the command id in that slot of the window's ring
  * </pre>
+ *
+ * The record cache folds an account's many writes within a commit interval into one
+ * write to RocksDB and its changelog; the window's entries are each written once and
+ * rarely read back, so caching them would only fill the cache (a sorted map) and evict.
  *
  * The windows (the last N applied and the last N rejected commands of each account, as
  * in domain/src/idempotency.rs) are rings of N slots: remembering a command overwrites
@@ -34,10 +40,12 @@ final class AccountStore {
     private static final byte REJECTED = 'r';
 
     private final KeyValueStore<Bytes, byte[]> store;
+    private final KeyValueStore<Bytes, byte[]> commands;
     private final int window;
 
-    AccountStore(KeyValueStore<Bytes, byte[]> store, int window) {
+    AccountStore(KeyValueStore<Bytes, byte[]> store, KeyValueStore<Bytes, byte[]> commands, int window) {
         this.store = store;
+        this.commands = commands;
         this.window = window;
     }
 
@@ -87,7 +95,7 @@ final class AccountStore {
         if (window == 0) {
             return null;
         }
-        byte[] value = store.get(idKey(COMMAND, command, account));
+        byte[] value = commands.get(idKey(COMMAND, command, account));
         return value == null ? null : Outcome.fromBytes(value);
     }
 
@@ -108,13 +116,12 @@ final class AccountStore {
             return;
         }
         Bytes slot = slotKey(ring, (int) (count % window), account);
-        byte[] oldest = store.get(slot);
+        byte[] oldest = commands.get(slot);
         if (oldest != null) {
-            store.delete(idKey(COMMAND, uuid(oldest), account));
+            commands.delete(idKey(COMMAND, uuid(oldest), account));
         }
-        byte[] id = uuidBytes(command);
-        store.put(slot, id);
-        store.put(idKey(COMMAND, command, account), outcome.toBytes());
+        commands.put(slot, uuidBytes(command));
+        commands.put(idKey(COMMAND, command, account), outcome.toBytes());
     }
 
     static byte[] utf8(String account) {

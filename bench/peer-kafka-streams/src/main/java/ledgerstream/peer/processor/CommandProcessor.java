@@ -40,6 +40,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  */
 final class CommandProcessor implements Processor<byte[], byte[], byte[], Routed> {
     static final String STORE = "accounts";
+    static final String WINDOW_STORE = "commands";
     static final String EVENTS = "events";
     static final String RESULTS = "results";
     static final String FOLLOW_UPS = "follow-ups";
@@ -68,7 +69,8 @@ final class CommandProcessor implements Processor<byte[], byte[], byte[], Routed
         this.context = context;
         this.codec = new Codec(catalog);
         KeyValueStore<Bytes, byte[]> store = context.getStateStore(STORE);
-        this.accounts = new AccountStore(store, window);
+        KeyValueStore<Bytes, byte[]> commands = context.getStateStore(WINDOW_STORE);
+        this.accounts = new AccountStore(store, commands, window);
         if (ownerView) {
             ReadOnlyKeyValueStore<Bytes, byte[]> view = context.getStateStore(OwnerView.STORE);
             this.owners = new OwnerView.Reader(view);

@@ -1,5 +1,7 @@
 package ledgerstream.peer.processor;
 
+import java.util.Map;
+
 import ledgerstream.peer.wire.Catalog;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -12,9 +14,10 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <pre>
  * account-commands ─► commands (source) ─► processor ──┬─► account-events
- *                                        │  (accounts  ├─► account-command-results
- *                                        │   RocksDB,  ├─► account-commands (transfer follow-ups)
- *                                        │ changelog)  └─► account-dead-letters
+ *                                        │  (accounts, ├─► account-command-results
+ *                                        │   commands: ├─► account-commands (transfer follow-ups)
+ *                                        │   RocksDB,  └─► account-dead-letters
+ *                                        │   changelog)
  *                                        └── reads the owner view
  * account-events ─► owner view (global store, its own thread)
  * </pre>
@@ -35,11 +38,17 @@ public final class PeerTopology {
         topology.addSource("commands", bytesIn, bytesIn, topics.commands());
         topology.addProcessor("processor",
                 () -> new CommandProcessor(catalog, topics, window, ownerView), "commands");
-        // The default persistent store: RocksDB, with a changelog topic and the record cache.
+        // The default persistent store: RocksDB, with a changelog topic; the accounts'
+        // behind the record cache, the idempotency window's not (AccountStore says why).
         topology.addStateStore(Stores.keyValueStoreBuilder(
                         Stores.persistentKeyValueStore(CommandProcessor.STORE), Serdes.Bytes(), Serdes.ByteArray())
                 .withCachingEnabled()
-                .withLoggingEnabled(java.util.Map.of()), "processor");
+                .withLoggingEnabled(Map.of()), "processor");
+        topology.addStateStore(Stores.keyValueStoreBuilder(
+                        Stores.persistentKeyValueStore(CommandProcessor.WINDOW_STORE), Serdes.Bytes(),
+                        Serdes.ByteArray())
+                .withCachingDisabled()
+                .withLoggingEnabled(Map.of()), "processor");
         topology.addSink(CommandProcessor.EVENTS, topics.events(), keys, values, routed, "processor");
         topology.addSink(CommandProcessor.RESULTS, topics.results(), keys, values, routed, "processor");
         topology.addSink(CommandProcessor.FOLLOW_UPS, topics.commands(), keys, values, routed, "processor");
