@@ -73,7 +73,7 @@ public final class PeerApp {
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put(StreamsConfig.STATE_DIR_CONFIG, args.string("state-dir", "/tmp/ledgerstream-peer"));
-        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, args.integer("threads", 1));
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, args.integer("threads", 3));
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, args.number("commit-interval-ms", 50));
         p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, args.number("cache-mib", 64) << 20);
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
