@@ -23,8 +23,8 @@ import org.apache.kafka.streams.StreamsConfig;
  * account in RocksDB, applies the rules and writes an event and a result per command,
  * exactly once. Runs until stopped (SIGTERM / Ctrl-C).
  *
- * <p>Prints, on stdout, one {@code peer state} line per state change and one
- * {@code peer stats} line a second (heap, GC), which the bench driver reads.
+ * <p>Prints, on stdout, its {@code peer tuning}, one {@code peer state} line per state
+ * change and one {@code peer stats} line a second (heap, GC), which the bench driver reads.
  */
 public final class PeerApp {
     private PeerApp() {}
@@ -57,7 +57,17 @@ public final class PeerApp {
             streams.close(Duration.ofSeconds(30));
             stopped.countDown();
         }, "peer-shutdown"));
-        System.out.println("peer config " + config);
+        System.out.printf("peer tuning num.stream.threads=%s commit.interval.ms=%s statestore.cache.max.bytes=%dMiB"
+                        + " linger.ms=%s batch.size=%s compression.type=%s max.poll.records=%s"
+                        + " idempotency-window=%d owner-view=%b%n",
+                config.get(StreamsConfig.NUM_STREAM_THREADS_CONFIG),
+                config.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
+                ((Long) config.get(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG)) >> 20,
+                config.get(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG)),
+                config.get(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG)),
+                config.get(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG)),
+                config.get(StreamsConfig.mainConsumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG)),
+                window, ownerView);
         startStats();
         streams.start();
         stopped.await();

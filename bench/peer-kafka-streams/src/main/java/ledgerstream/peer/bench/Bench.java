@@ -78,7 +78,6 @@ public final class Bench {
             Workload.Produced produced = Workload.produce(bootstrap, topics.commands(), codec, accounts, deposits);
 
             System.err.printf("peer (log: %s) ...%n", log);
-            String tuning = peerArgs.isEmpty() ? "its defaults" : String.join(" ", peerArgs);
             peerArgs.addAll(List.of("--bootstrap", bootstrap, "--registry", registryUrl, "--schemas", schemasDir,
                     "--topic-suffix", suffix, "--partitions", Integer.toString(partitions),
                     "--application-id", applicationId, "--state-dir", stateDir.toString()));
@@ -124,8 +123,8 @@ public final class Bench {
                 Check.Counts counts = Check.run(bootstrap, topics.results(), topics.events(), topics.deadLetters(),
                         partitions, codec);
 
-                System.out.printf("peer          Kafka Streams 4.4.0, exactly_once_v2, RocksDB store with changelog; %s%n",
-                        tuning);
+                System.out.printf("peer          Kafka Streams 4.4.0, exactly_once_v2, RocksDB stores with changelogs%n");
+                System.out.printf("tuning        %s%n", peer.tuning());
                 System.out.printf("peer jvm      %s%n", String.join(" ", jvm));
                 System.out.printf("broker        %s (partitions %d, topics *%s)%n", bootstrap, partitions, suffix);
                 System.out.printf("records       %d commands (%d opens, then %d deposits), %d bytes on average%n",

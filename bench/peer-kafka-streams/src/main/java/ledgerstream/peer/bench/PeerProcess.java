@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class PeerProcess implements AutoCloseable {
     private final Process process;
+    private volatile String tuning = "?";
     private volatile long runningAt;
     private volatile boolean failed;
     private volatile long heapUsedMib;
@@ -58,6 +59,11 @@ final class PeerProcess implements AutoCloseable {
         return process.isAlive() && !failed;
     }
 
+    /** Its settings, as it printed them. */
+    String tuning() {
+        return tuning;
+    }
+
     /** When it reached RUNNING (epoch ms), 0 before. */
     long runningAt() {
         return runningAt;
@@ -94,7 +100,9 @@ final class PeerProcess implements AutoCloseable {
             String line;
             while ((line = lines.readLine()) != null) {
                 String[] f = line.split(" ");
-                if (line.startsWith("peer state ")) {
+                if (line.startsWith("peer tuning ")) {
+                    tuning = line.substring("peer tuning ".length());
+                } else if (line.startsWith("peer state ")) {
                     if (f[2].equals("RUNNING") && runningAt == 0) {
                         runningAt = Long.parseLong(f[4]);
                     } else if (f[2].equals("ERROR")) {
