@@ -39,12 +39,13 @@ public final class PeerApp {
         String applicationId = args.string("application-id", "ledgerstream-peer" + suffix);
         int window = args.integer("idempotency-window", 1_000);
         boolean ownerView = args.flag("owner-view", true);
+        boolean windowInMemory = args.string("window-store", "rocksdb").equals("memory");
         Properties config = streamsConfig(args, bootstrap, applicationId);
         args.requireKnown();
 
         Topics topics = Topics.withSuffix(suffix, partitions);
         Catalog catalog = Catalog.connect(new Registry(registryUrl), Schemas.load(schemas), topics.byKind(), false);
-        KafkaStreams streams = new KafkaStreams(PeerTopology.build(catalog, topics, window, ownerView), config);
+        KafkaStreams streams = new KafkaStreams(PeerTopology.build(catalog, topics, window, ownerView, windowInMemory), config);
 
         CountDownLatch stopped = new CountDownLatch(1);
         streams.setStateListener((now, before) -> {
@@ -59,7 +60,7 @@ public final class PeerApp {
         }, "peer-shutdown"));
         System.out.printf("peer tuning num.stream.threads=%s commit.interval.ms=%s statestore.cache.max.bytes=%dMiB"
                         + " linger.ms=%s batch.size=%s compression.type=%s max.poll.records=%s"
-                        + " idempotency-window=%d owner-view=%b%n",
+                        + " idempotency-window=%d window-store=%s owner-view=%b%n",
                 config.get(StreamsConfig.NUM_STREAM_THREADS_CONFIG),
                 config.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG),
                 ((Long) config.get(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG)) >> 20,
@@ -67,7 +68,7 @@ public final class PeerApp {
                 config.get(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG)),
                 config.get(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG)),
                 config.get(StreamsConfig.mainConsumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG)),
-                window, ownerView);
+                window, windowInMemory ? "memory" : "rocksdb", ownerView);
         startStats();
         streams.start();
         stopped.await();

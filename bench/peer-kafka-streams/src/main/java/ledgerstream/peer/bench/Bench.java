@@ -51,7 +51,7 @@ public final class Bench {
         List<String> jvm = Arrays.asList(args.string("peer-jvm", "-Xms1g -Xmx1g").split(" "));
         List<String> peerArgs = new ArrayList<>();
         for (String option : List.of("threads", "commit-interval-ms", "cache-mib", "linger-ms", "batch-bytes",
-                "max-poll-records", "compression", "owner-view", "idempotency-window")) {
+                "max-poll-records", "compression", "owner-view", "idempotency-window", "window-store")) {
             String value = args.string(option, null);
             if (value != null) {
                 peerArgs.addAll(List.of("--" + option, value));
