@@ -7,6 +7,7 @@
 #   ./run.sh                                   # 100,000 deposits over 1,000 accounts, 3 partitions
 #   ./run.sh --commands 1500000 --warmup-seconds 10
 #   ./run.sh --threads 2 --commit-interval-ms 100 --linger-ms 20 --cache-mib 64
+#   ./run.sh --smoke true                      # the rules beyond deposits: repeats, fees, transfers, refunds
 #
 # Needs the local stack's broker (127.0.0.1:9092) and schema registry (127.0.0.1:8081):
 # `make up` from the repository's root.

@@ -57,7 +57,12 @@ public final class Bench {
                 peerArgs.addAll(List.of("--" + option, value));
             }
         }
+        boolean smoke = args.flag("smoke", false);
         args.requireKnown();
+        if (smoke) {
+            Smoke.run(args, bootstrap, registryUrl, schemasDir, jvm);
+            return;
+        }
 
         String suffix = "-peer-" + UUID.randomUUID().toString().substring(0, 8);
         Topics topics = Topics.withSuffix(suffix, partitions);
@@ -198,7 +203,7 @@ public final class Bench {
         return sum;
     }
 
-    private static void deleteTopics(String bootstrap, Topics topics, String applicationId) {
+    static void deleteTopics(String bootstrap, Topics topics, String applicationId) {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             List<String> names = new ArrayList<>(List.of(topics.commands(), topics.events(), topics.results(),
                     topics.deadLetters(), applicationId + "-accounts-changelog",
