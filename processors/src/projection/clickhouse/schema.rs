@@ -24,14 +24,18 @@ pub struct Migration {
     pub name: &'static str,
     /// The file's text; `${suffix}` stands for the table suffix.
     pub sql: &'static str,
+    /// Checksums of earlier texts of the file that made the same tables (a
+    /// quoting fix), accepted where they were applied.
+    pub earlier: &'static [u32],
 }
 
 macro_rules! migration {
-    ($version:literal, $name:literal, $file:literal) => {
+    ($version:literal, $name:literal, $file:literal $(, earlier: $earlier:expr)?) => {
         Migration {
             version: $version,
             name: $name,
             sql: include_str!(concat!("../../../../infra/clickhouse/migrations/", $file)),
+            earlier: &[$($earlier)?],
         }
     };
 }
@@ -41,10 +45,12 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "account_events", "001_account_events.sql"),
     migration!(2, "account_balances", "002_account_balances.sql"),
+    // Its first text left `projection` unquoted, which current ClickHouse refuses.
     migration!(
         3,
         "projection_checkpoints",
-        "003_projection_checkpoints.sql"
+        "003_projection_checkpoints.sql",
+        earlier: 0xfeea_f110
     ),
     migration!(4, "daily_statistics", "004_daily_statistics.sql"),
 ];
@@ -74,6 +80,12 @@ impl Migration {
         crc32fast::hash(self.sql.as_bytes())
     }
 
+    /// Whether `checksum`, as recorded, is of this migration's text or of an
+    /// earlier text that made the same tables.
+    pub fn matches(&self, checksum: u32) -> bool {
+        checksum == self.checksum() || self.earlier.contains(&checksum)
+    }
+
     /// Its statements for the table set with `suffix` (`_v1`, or empty).
     pub fn statements(&self, suffix: &str) -> Vec<String> {
         split_statements(&self.sql.replace("${suffix}", suffix))
@@ -97,7 +109,7 @@ pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, Click
     let mut done = Vec::new();
     for migration in MIGRATIONS {
         if let Some(recorded) = applied.iter().find(|a| a.version == migration.version) {
-            if recorded.checksum != migration.checksum() {
+            if !migration.matches(recorded.checksum) {
                 return Err(ClickHouseError::MigrationChanged {
                     version: migration.version,
                     name: migration.name,
@@ -280,6 +292,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_quoting_fix_keeps_the_checksum_applied_before() {
+        let checkpoints = MIGRATIONS[2];
+        assert!(checkpoints.matches(checkpoints.checksum()));
+        assert!(checkpoints.matches(0xfeea_f110), "the text without quotes");
+        assert!(!checkpoints.matches(0));
+        assert!(!MIGRATIONS[0].matches(0xfeea_f110));
     }
 
     #[test]
