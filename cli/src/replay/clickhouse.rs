@@ -26,7 +26,7 @@ use clickhouse::sql::Identifier;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::Decoder;
 use ledgerstream_processors::projection::clickhouse::{
-    self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Tables, schema,
+    self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Tables, schema, sql,
 };
 use ledgerstream_processors::projection::{
     ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
@@ -516,7 +516,7 @@ impl Replay {
     async fn fix_views(&self, old: &Tables) -> anyhow::Result<()> {
         for view in switch::views(&self.replayed) {
             self.client
-                .query("DROP TABLE IF EXISTS ?")
+                .query(sql::DROP)
                 .bind(Identifier(view))
                 .execute()
                 .await
@@ -579,7 +579,7 @@ impl Replay {
 /// Every table and view of the client's database.
 async fn table_names(client: &Client) -> anyhow::Result<BTreeSet<String>> {
     let names: Vec<String> = client
-        .query("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        .query(sql::TABLE_NAMES)
         .fetch_all()
         .await
         .context("listing the tables")?;
@@ -589,7 +589,7 @@ async fn table_names(client: &Client) -> anyhow::Result<BTreeSet<String>> {
 /// The migrations a set's migrations table records.
 async fn migrations_applied(client: &Client, table: &str) -> anyhow::Result<BTreeSet<u32>> {
     let versions: Vec<u32> = client
-        .query("SELECT version FROM ? FINAL")
+        .query(sql::MIGRATION_VERSIONS)
         .bind(Identifier(table))
         .fetch_all()
         .await

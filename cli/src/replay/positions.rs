@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
-use ledgerstream_processors::projection::clickhouse::NAME;
+use ledgerstream_processors::projection::clickhouse::{NAME, sql};
 use ledgerstream_runtime::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -102,9 +102,7 @@ pub async fn checkpoints(
     topic: &str,
 ) -> clickhouse::error::Result<Positions> {
     let rows: Vec<(i32, u64)> = client
-        .query(
-            "SELECT kafka_partition, next_offset FROM ? FINAL WHERE projection = ? AND topic = ?",
-        )
+        .query(sql::CHECKPOINT_POSITIONS)
         .bind(Identifier(checkpoints_table))
         .bind(NAME)
         .bind(topic)

@@ -14,7 +14,8 @@
 //!
 //! Files: [`config`] (settings, table names), [`sink`] (the [`Sink`] impl),
 //! [`rows`] (events as rows, account state), [`schema`] (migrations),
-//! [`retry`] (which failures are retried).
+//! [`sql`] (every other statement sent, and the rows read), [`retry`] (which
+//! failures are retried).
 //!
 //! [`Sink`]: crate::projection::sink::Sink
 
@@ -23,6 +24,7 @@ pub mod retry;
 pub mod rows;
 pub mod schema;
 pub mod sink;
+pub mod sql;
 
 pub use ::clickhouse::Client;
 pub use config::{ClickHouseConfig, Tables};

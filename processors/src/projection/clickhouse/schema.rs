@@ -16,6 +16,7 @@ use tracing::info;
 
 use super::config::Tables;
 use super::retry::ClickHouseError;
+use super::sql::{self, AppliedMigration};
 
 /// One numbered DDL file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,25 +56,6 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "daily_statistics", "004_daily_statistics.sql"),
 ];
 
-/// Where the applied migrations are recorded; made before any migration runs.
-const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS ${suffix_table}
-(
-    version    UInt32,
-    name       String,
-    checksum   UInt32,
-    applied_at DateTime('UTC')
-)
-ENGINE = ReplacingMergeTree
-ORDER BY version";
-
-#[derive(Debug, clickhouse::Row, serde::Serialize, serde::Deserialize)]
-struct Applied {
-    version: u32,
-    name: String,
-    checksum: u32,
-    applied_at: u32,
-}
-
 impl Migration {
     /// The checksum recorded with it: CRC-32 of the file's text.
     pub fn checksum(&self) -> u32 {
@@ -95,12 +77,12 @@ impl Migration {
 /// Applies the migrations `tables` lacks; the versions applied now.
 pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, ClickHouseError> {
     client
-        .query_raw(&MIGRATIONS_TABLE.replace("${suffix_table}", &tables.migrations))
+        .query_raw(&sql::MIGRATIONS_TABLE.replace("${suffix_table}", &tables.migrations))
         .execute()
         .await
         .map_err(ClickHouseError::during("creating the migrations table"))?;
-    let applied: Vec<Applied> = client
-        .query("SELECT ?fields FROM ? FINAL ORDER BY version")
+    let applied: Vec<AppliedMigration> = client
+        .query(sql::APPLIED_MIGRATIONS)
         .bind(Identifier(&tables.migrations))
         .fetch_all()
         .await
@@ -127,14 +109,14 @@ pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, Click
                 .await
                 .map_err(ClickHouseError::during("applying a migration"))?;
         }
-        let record = Applied {
+        let record = AppliedMigration {
             version: migration.version,
             name: migration.name.to_owned(),
             checksum: migration.checksum(),
             applied_at: super::rows::epoch_seconds(now_millis()),
         };
         let mut insert = client
-            .insert::<Applied>(&tables.migrations)
+            .insert::<AppliedMigration>(&tables.migrations)
             .await
             .map_err(ClickHouseError::during("recording a migration"))?;
         insert
@@ -155,7 +137,7 @@ pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, Click
 pub async fn drop_all(client: &Client, tables: &Tables) -> Result<(), ClickHouseError> {
     for table in tables.all() {
         client
-            .query("DROP TABLE IF EXISTS ?")
+            .query(sql::DROP)
             .bind(Identifier(table))
             .execute()
             .await
