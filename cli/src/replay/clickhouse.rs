@@ -25,6 +25,7 @@ use clickhouse::Client;
 use clickhouse::sql::Identifier;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::processor::Decoder;
+use ledgerstream_processors::projection::clickhouse::server::{self, ServerVersion, Switch};
 use ledgerstream_processors::projection::clickhouse::{
     self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Tables, schema, sql,
 };
@@ -98,6 +99,8 @@ struct Replay {
     args: Args,
     brokers: String,
     client: Client,
+    /// How the switch is made on this server ([`server`]).
+    server: ServerVersion,
     journal: Journal,
     live_config: ClickHouseConfig,
     replay_config: ClickHouseConfig,
@@ -130,6 +133,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     probe::probe(&endpoints.clickhouse).await?;
 
     let client = sink::client(&live_config);
+    let server = ServerVersion::read(&client)
+        .await
+        .context("asking ClickHouse for its version")?;
+    info!(version = %server.version, database_engine = %server.database_engine, "clickhouse server");
     let live = live_config.tables();
     let journal = Journal::open(&client, &live)
         .await
@@ -170,6 +177,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args,
         brokers,
         client,
+        server,
         journal,
         live_config,
         replay_config,
@@ -424,22 +432,54 @@ impl Replay {
     ) -> anyhow::Result<()> {
         let old = Tables::with_suffix(old_set);
         let exist = table_names(&self.client).await?;
-        let renames = switch::remaining(&self.live, &self.replayed, &old, &exist)?;
-        if !renames.is_empty() {
+        let statements = match self.server.switch() {
+            Switch::Rename => {
+                let renames = switch::remaining(&self.live, &self.replayed, &old, &exist)?;
+                if renames.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![switch::statement(&renames)]
+                }
+            }
+            Switch::Exchange => {
+                let tagged: Vec<String> = self
+                    .client
+                    .query(server::TAGGED_TABLES)
+                    .bind(server::tag(&self.set))
+                    .fetch_all()
+                    .await
+                    .context("listing the tables tagged for the switch")?;
+                let tagged = tagged.into_iter().collect();
+                let steps =
+                    switch::remaining_exchanges(&self.live, &self.replayed, &old, &exist, &tagged)?;
+                let mut statements: Vec<String> = steps
+                    .tag
+                    .iter()
+                    .map(|table| server::tag_table(table, &self.set))
+                    .collect();
+                statements.extend(steps.exchange.iter().map(|(l, r)| server::exchange(l, r)));
+                if !steps.renames.is_empty() {
+                    statements.push(switch::statement(&steps.renames));
+                }
+                statements
+            }
+        };
+        if !statements.is_empty() {
             let partitions = self.log.partitions().await?;
             self.check_the_log_holds_the_live_set(&partitions).await?;
-            let statement = switch::statement(&renames);
-            self.client
-                .query_raw(&statement)
-                .execute()
-                .await
-                .with_context(|| {
-                    format!(
-                        "switching with `{statement}`; run the same command again to \
-                         finish the switch from where it stopped"
-                    )
-                })?;
-            info!(renames = renames.len(), old = %old_set, "tables switched");
+            for statement in &statements {
+                self.client
+                    .query_raw(statement)
+                    .execute()
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "switching with `{statement}`; run the same command again to \
+                             finish the switch from where it stopped"
+                        )
+                    })?;
+            }
+            info!(statements = statements.len(), old = %old_set, "tables switched");
         }
         let written = tail::write(
             &self.live_config,

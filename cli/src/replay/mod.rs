@@ -3,8 +3,9 @@
 //!
 //! - `replay clickhouse` ([`clickhouse`]): the ClickHouse tables rebuilt into a
 //!   new versioned set beside the live one, then switched in with one `RENAME`
-//!   ([`switch`]), the events that arrived meanwhile written after it ([`tail`]);
-//!   every step recorded in a journal ([`journal`]) so a second run resumes.
+//!   (`EXCHANGE TABLES` on current ClickHouse; [`switch`]), the events that
+//!   arrived meanwhile written after it ([`tail`]); every step recorded in a
+//!   journal ([`journal`]) so a second run resumes.
 //! - `replay state` ([`state`]): a processor's per-partition stores folded from
 //!   the log, for the processor to start on without folding it itself.
 //!

@@ -14,7 +14,8 @@
 //!
 //! Files: [`config`] (settings, table names), [`sink`] (the [`Sink`] impl),
 //! [`rows`] (events as rows, account state), [`schema`] (migrations),
-//! [`sql`] (every other statement sent, and the rows read), [`retry`] (which
+//! [`sql`] (every other statement sent, and the rows read), [`server`] (what
+//! differs between ClickHouse 18.16 and current releases), [`retry`] (which
 //! failures are retried).
 //!
 //! [`Sink`]: crate::projection::sink::Sink
@@ -23,6 +24,7 @@ pub mod config;
 pub mod retry;
 pub mod rows;
 pub mod schema;
+pub mod server;
 pub mod sink;
 pub mod sql;
 

@@ -1,7 +1,7 @@
 //! Every statement the project sends to ClickHouse beyond the migrations (those
-//! are [`super::schema::MIGRATIONS`]) and the replay's `RENAME`: the
-//! projection's reads, `query account`, the replay's journal and table listing —
-//! and the rows they read.
+//! are [`super::schema::MIGRATIONS`]) and the replay's switch (those depend on
+//! the server: [`super::server`]): the projection's reads, `query account`, the
+//! replay's journal and table listing — and the rows they read.
 //!
 //! Templates as the `clickhouse` client takes them: each `?` is bound by the
 //! caller (a table as an `Identifier`), `?fields` becomes the columns of the row
