@@ -21,6 +21,8 @@ command -v cargo >/dev/null || die "cargo is needed; install Rust from rustup.rs
 apt_install build-essential pkg-config libssl-dev zlib1g-dev curl python3
 
 "$here/stack.sh" install
+# Current ClickHouse's SQL engine (chDB), which the ClickHouse SQL check runs on.
+"$here/chdb.sh" install
 cargo fmt --all --check || die "the code is not formatted; run: cargo fmt --all"
 cargo build --workspace --all-targets --locked
 # The schema evolution gate, on the repo's schemas.

@@ -127,6 +127,7 @@ impl Drop for TempDir {
 
 pub mod audit;
 pub mod broker;
+pub mod chdb;
 pub mod clickhouse;
 pub mod log;
 pub mod pipeline;

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_projections::clickhouse::Client;
+use ledgerstream_projections::clickhouse::server::ServerVersion;
 use ledgerstream_projections::clickhouse::{
-    self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Tables, schema,
+    self as sink, ClickHouseConfig, ClickHouseError, ClickHouseSink, Client, Tables, schema,
 };
 use ledgerstream_projections::{
     ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
@@ -98,6 +98,8 @@ struct Replay {
     args: Args,
     brokers: String,
     client: Client,
+    /// How the switch is made on this server ([`server`]).
+    server: ServerVersion,
     journal: Journal,
     live_config: ClickHouseConfig,
     replay_config: ClickHouseConfig,
@@ -130,6 +132,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     probe::probe(&endpoints.clickhouse).await?;
 
     let client = sink::client(&live_config);
+    let server = ServerVersion::read(&client)
+        .await
+        .context("asking ClickHouse for its version")?;
+    info!(version = %server.version, database_engine = %server.database_engine, "clickhouse server");
     let live = live_config.tables();
     let journal = Journal::open(&client, &live)
         .await
@@ -170,6 +176,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args,
         brokers,
         client,
+        server,
         journal,
         live_config,
         replay_config,
@@ -424,12 +431,19 @@ impl Replay {
     ) -> anyhow::Result<()> {
         let old = Tables::with_suffix(old_set);
         let exist = switch::table_names(&self.client).await?;
-        let renames = switch::remaining(&self.live, &self.replayed, &old, &exist)?;
-        if !renames.is_empty() {
+        let statements = switch::statements(
+            &self.client,
+            self.server.switch(),
+            &self.set,
+            [&self.live, &self.replayed, &old],
+            &exist,
+        )
+        .await?;
+        if !statements.is_empty() {
             let partitions = self.log.partitions().await?;
             self.check_the_log_holds_the_live_set(&partitions).await?;
-            switch::rename(&self.client, &renames).await?;
-            info!(renames = renames.len(), old = %old_set, "tables switched");
+            switch::run(&self.client, &statements).await?;
+            info!(statements = statements.len(), old = %old_set, "tables switched");
         }
         let written = tail::write(
             &self.live_config,

@@ -3,7 +3,8 @@
 //!
 //! - `replay clickhouse` ([`clickhouse`]): the ClickHouse tables rebuilt into a
 //!   new versioned set beside the live one, then switched in with one `RENAME`
-//!   (`ledgerstream_projections::clickhouse::switch`), the events that arrived
+//!   (`EXCHANGE TABLES` on current ClickHouse;
+//!   `ledgerstream_projections::clickhouse::switch`), the events that arrived
 //!   meanwhile written after it (`::tail`); every step recorded in a journal
 //!   (`::journal`) so a second run resumes.
 //! - `replay state` ([`state`]): a processor's per-partition stores folded from

@@ -6,9 +6,14 @@
 -- ReplacingMergeTree(next_offset): the furthest checkpoint wins, so a checkpoint
 -- written again after a restart (the same or a lower offset) never moves the
 -- position back. Read with FINAL.
+--
+-- `projection` is quoted: current ClickHouse (checked on 26.9) reads a bare
+-- PROJECTION in a column list as the start of a projection's definition and
+-- refuses the table. Quoting changes nothing else: an earlier text of this file,
+-- without the quotes, made the same table (schema.rs accepts its checksum).
 CREATE TABLE IF NOT EXISTS projection_checkpoints${suffix}
 (
-    projection       String,
+    `projection`     String,
     topic            String,
     kafka_partition  Int32,
     next_offset      UInt64,

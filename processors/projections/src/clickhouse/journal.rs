@@ -9,23 +9,10 @@
 use std::collections::BTreeMap;
 
 use crate::clickhouse::Tables;
+use crate::clickhouse::sql::{self, JournalRow as Row};
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
 use ledgerstream_runtime::clock::now_millis;
-use serde::{Deserialize, Serialize};
-
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS ?
-(
-    replay_set    String,
-    live_set      String,
-    state         String,
-    old_set       String,
-    tail_from     String,
-    started_at_ms Int64,
-    updated_at_ms Int64
-)
-ENGINE = ReplacingMergeTree(updated_at_ms)
-ORDER BY replay_set";
 
 /// Where a replay is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,17 +38,6 @@ pub struct Entry {
     pub updated_at_ms: i64,
 }
 
-#[derive(Debug, clickhouse::Row, Serialize, Deserialize)]
-struct Row {
-    replay_set: String,
-    live_set: String,
-    state: String,
-    old_set: String,
-    tail_from: String,
-    started_at_ms: i64,
-    updated_at_ms: i64,
-}
-
 /// The journal of the replays next to one live set.
 #[derive(Clone)]
 pub struct Journal {
@@ -83,7 +59,7 @@ impl Journal {
     pub async fn open(client: &Client, live: &Tables) -> clickhouse::error::Result<Self> {
         let table = format!("ledgerstream_replays{}", live.suffix);
         client
-            .query(CREATE)
+            .query(sql::JOURNAL)
             .bind(Identifier(&table))
             .execute()
             .await?;
@@ -103,7 +79,7 @@ impl Journal {
     pub async fn all(&self) -> anyhow::Result<Vec<Entry>> {
         let rows: Vec<Row> = self
             .client
-            .query("SELECT ?fields FROM ? FINAL ORDER BY replay_set")
+            .query(sql::JOURNAL_ENTRIES)
             .bind(Identifier(&self.table))
             .fetch_all()
             .await?;

@@ -14,10 +14,12 @@
 //!
 //! Files: [`config`] (settings, table names), [`sink`] (the [`Sink`] impl),
 //! [`rows`] (events as rows, account state), [`schema`] (migrations),
-//! [`retry`] (which failures are retried); reading: [`read`] (an account and its
-//! events, and the wait for a version); rebuilding (`replay clickhouse`):
-//! [`switch`] (the new set renamed in), [`journal`] (where a replay stands),
-//! [`tail`] (the events that arrived during the switch).
+//! [`sql`] (every other statement sent, and the rows read), [`server`] (what
+//! differs between ClickHouse 18.16 and current releases), [`retry`] (which
+//! failures are retried); reading: [`read`] (an account and its events, and the
+//! wait for a version); rebuilding (`replay clickhouse`): [`switch`] (the new
+//! set switched in), [`journal`] (where a replay stands), [`tail`] (the events
+//! that arrived during the switch).
 //!
 //! [`Sink`]: crate::sink::Sink
 
@@ -27,7 +29,9 @@ pub mod read;
 pub mod retry;
 pub mod rows;
 pub mod schema;
+pub mod server;
 pub mod sink;
+pub mod sql;
 pub mod switch;
 pub mod tail;
 

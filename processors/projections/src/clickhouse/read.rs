@@ -12,45 +12,16 @@
 
 use std::time::{Duration, Instant};
 
+use crate::clickhouse::sql;
+pub use crate::clickhouse::sql::{AccountRow, StatementRow as EventRow};
 use crate::clickhouse::{ClickHouseConfig, Tables, client};
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
-use serde::{Deserialize, Serialize};
 
 /// First pause between two reads while waiting for a version; doubled after
 /// each read up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const MAX_PAUSE: Duration = Duration::from_millis(200);
-
-/// An account's row of `account_balances`.
-#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
-pub struct AccountRow {
-    pub account_id: String,
-    pub owner_id: String,
-    pub account_type: String,
-    pub currency: String,
-    pub status: String,
-    pub balance_minor: i64,
-    pub version: u64,
-    /// Epoch seconds.
-    pub opened_at: u32,
-    pub last_activity_at_ms: i64,
-}
-
-/// One event of `account_events`, as `query account` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
-pub struct EventRow {
-    pub version: u64,
-    pub event_type: String,
-    pub occurred_at_ms: i64,
-    pub currency: String,
-    pub amount_minor: i64,
-    pub fee_minor: i64,
-    pub balance_delta_minor: i64,
-    pub balance_after_minor: i64,
-    pub counterparty_account_id: String,
-    pub event_id: String,
-}
 
 /// What a wait for a version came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +72,7 @@ impl Reader {
     /// The account's current row, if it has one.
     pub async fn account(&self, id: &str) -> clickhouse::error::Result<Option<AccountRow>> {
         self.client
-            .query("SELECT ?fields FROM ? FINAL WHERE account_id = ?")
+            .query(sql::ACCOUNT)
             .bind(Identifier(&self.tables.balances))
             .bind(id)
             .fetch_optional()
@@ -114,7 +85,7 @@ impl Reader {
             return Ok(Vec::new());
         }
         self.client
-            .query("SELECT ?fields FROM ? WHERE account_id = ? ORDER BY version DESC LIMIT 1 BY version LIMIT ?")
+            .query(sql::LAST_EVENTS)
             .bind(Identifier(&self.tables.events))
             .bind(id)
             .bind(count)

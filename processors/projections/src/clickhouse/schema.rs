@@ -16,6 +16,7 @@ use tracing::info;
 
 use super::config::Tables;
 use super::retry::ClickHouseError;
+use super::sql::{self, AppliedMigration};
 
 /// One numbered DDL file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,14 +25,18 @@ pub struct Migration {
     pub name: &'static str,
     /// The file's text; `${suffix}` stands for the table suffix.
     pub sql: &'static str,
+    /// Checksums of earlier texts of the file that made the same tables (a
+    /// quoting fix), accepted where they were applied.
+    pub earlier: &'static [u32],
 }
 
 macro_rules! migration {
-    ($version:literal, $name:literal, $file:literal) => {
+    ($version:literal, $name:literal, $file:literal $(, earlier: $earlier:expr)?) => {
         Migration {
             version: $version,
             name: $name,
             sql: include_str!(concat!("../../../../infra/clickhouse/migrations/", $file)),
+            earlier: &[$($earlier)?],
         }
     };
 }
@@ -41,37 +46,26 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "account_events", "001_account_events.sql"),
     migration!(2, "account_balances", "002_account_balances.sql"),
+    // Its first text left `projection` unquoted, which current ClickHouse refuses.
     migration!(
         3,
         "projection_checkpoints",
-        "003_projection_checkpoints.sql"
+        "003_projection_checkpoints.sql",
+        earlier: 0xfeea_f110
     ),
     migration!(4, "daily_statistics", "004_daily_statistics.sql"),
 ];
-
-/// Where the applied migrations are recorded; made before any migration runs.
-const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS ${suffix_table}
-(
-    version    UInt32,
-    name       String,
-    checksum   UInt32,
-    applied_at DateTime('UTC')
-)
-ENGINE = ReplacingMergeTree
-ORDER BY version";
-
-#[derive(Debug, clickhouse::Row, serde::Serialize, serde::Deserialize)]
-struct Applied {
-    version: u32,
-    name: String,
-    checksum: u32,
-    applied_at: u32,
-}
 
 impl Migration {
     /// The checksum recorded with it: CRC-32 of the file's text.
     pub fn checksum(&self) -> u32 {
         crc32fast::hash(self.sql.as_bytes())
+    }
+
+    /// Whether `checksum`, as recorded, is of this migration's text or of an
+    /// earlier text that made the same tables.
+    pub fn matches(&self, checksum: u32) -> bool {
+        checksum == self.checksum() || self.earlier.contains(&checksum)
     }
 
     /// Its statements for the table set with `suffix` (`_v1`, or empty).
@@ -83,12 +77,12 @@ impl Migration {
 /// Applies the migrations `tables` lacks; the versions applied now.
 pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, ClickHouseError> {
     client
-        .query_raw(&MIGRATIONS_TABLE.replace("${suffix_table}", &tables.migrations))
+        .query_raw(&sql::MIGRATIONS_TABLE.replace("${suffix_table}", &tables.migrations))
         .execute()
         .await
         .map_err(ClickHouseError::during("creating the migrations table"))?;
-    let applied: Vec<Applied> = client
-        .query("SELECT ?fields FROM ? FINAL ORDER BY version")
+    let applied: Vec<AppliedMigration> = client
+        .query(sql::APPLIED_MIGRATIONS)
         .bind(Identifier(&tables.migrations))
         .fetch_all()
         .await
@@ -97,7 +91,7 @@ pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, Click
     let mut done = Vec::new();
     for migration in MIGRATIONS {
         if let Some(recorded) = applied.iter().find(|a| a.version == migration.version) {
-            if recorded.checksum != migration.checksum() {
+            if !migration.matches(recorded.checksum) {
                 return Err(ClickHouseError::MigrationChanged {
                     version: migration.version,
                     name: migration.name,
@@ -115,14 +109,14 @@ pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, Click
                 .await
                 .map_err(ClickHouseError::during("applying a migration"))?;
         }
-        let record = Applied {
+        let record = AppliedMigration {
             version: migration.version,
             name: migration.name.to_owned(),
             checksum: migration.checksum(),
             applied_at: super::rows::epoch_seconds(now_millis()),
         };
         let mut insert = client
-            .insert::<Applied>(&tables.migrations)
+            .insert::<AppliedMigration>(&tables.migrations)
             .await
             .map_err(ClickHouseError::during("recording a migration"))?;
         insert
@@ -143,7 +137,7 @@ pub async fn migrate(client: &Client, tables: &Tables) -> Result<Vec<u32>, Click
 pub async fn drop_all(client: &Client, tables: &Tables) -> Result<(), ClickHouseError> {
     for table in tables.all() {
         client
-            .query("DROP TABLE IF EXISTS ?")
+            .query(sql::DROP)
             .bind(Identifier(table))
             .execute()
             .await
@@ -280,6 +274,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_quoting_fix_keeps_the_checksum_applied_before() {
+        let checkpoints = MIGRATIONS[2];
+        assert!(checkpoints.matches(checkpoints.checksum()));
+        assert!(checkpoints.matches(0xfeea_f110), "the text without quotes");
+        assert!(!checkpoints.matches(0));
+        assert!(!MIGRATIONS[0].matches(0xfeea_f110));
     }
 
     #[test]

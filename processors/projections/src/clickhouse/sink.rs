@@ -22,7 +22,7 @@ use secrecy::ExposeSecret;
 use super::config::{ClickHouseConfig, Tables};
 use super::retry::ClickHouseError;
 use super::rows::{BalanceRow, CheckpointRow, EventRow, Projected, epoch_seconds};
-use super::schema;
+use super::{schema, sql};
 use crate::checkpoint::Checkpoint;
 use crate::gaps::{GapReport, Sequence};
 use crate::metrics::ProjectionMetrics;
@@ -180,7 +180,7 @@ impl ClickHouseSink {
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let query = self
                 .client
-                .query("SELECT ?fields FROM ? FINAL WHERE account_id IN (SELECT arrayJoin(?))")
+                .query(sql::ACCOUNT_STATES)
                 .bind(Identifier(&self.tables.balances))
                 .bind(chunk)
                 .fetch_all::<BalanceRow>();
@@ -313,7 +313,7 @@ impl Sink for ClickHouseSink {
     ) -> Result<Vec<Checkpoint>, ClickHouseError> {
         let query = self
             .client
-            .query("SELECT ?fields FROM ? FINAL WHERE projection = ? AND topic = ?")
+            .query(sql::CHECKPOINTS)
             .bind(Identifier(&self.tables.checkpoints))
             .bind(NAME)
             .bind(topic)

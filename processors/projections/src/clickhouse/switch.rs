@@ -18,11 +18,17 @@
 //! set lacked, and the old set gets views of its own (reading its own tables).
 //!
 //! Every rename is checked before the statement is sent (sources there, targets
-//! free). The statement renames all tables under one lock, so readers see the old
-//! set or the new one, never a mix; but on 18.16 a RENAME that fails half-way
-//! keeps the renames made before the failure. [`remaining`] works out from the
-//! tables that exist which renames of a switch are still to do, so a switch that
-//! stopped half-way is finished by running the replay again.
+//! free). On 18.16's `Ordinary` databases the statement renames all tables under
+//! one lock, so readers see the old set or the new one, never a mix; but a RENAME
+//! that fails half-way keeps the renames made before the failure. [`remaining`]
+//! works out from the tables that exist which renames of a switch are still to
+//! do, so a switch that stopped half-way is finished by running the replay again.
+//!
+//! On an `Atomic` database (current ClickHouse) a RENAME of several tables is not
+//! atomic, so each live table is swapped with its replayed one by `EXCHANGE
+//! TABLES` instead, and the swapped-out tables then take the old names
+//! ([`remaining_exchanges`]; why, in `ledgerstream_processors`'
+//! `projection::clickhouse::server`).
 
 use std::collections::BTreeSet;
 
@@ -32,6 +38,8 @@ use clickhouse::sql::Identifier;
 
 use crate::clickhouse::Tables;
 use crate::clickhouse::schema::MIGRATIONS;
+use crate::clickhouse::server::{self, Switch};
+use crate::clickhouse::sql;
 
 /// The suffix of a table set next to the live one: `<live>_<label>`, or the
 /// label alone when the live set has the plain names.
@@ -130,11 +138,74 @@ pub fn remaining(
 /// One `RENAME TABLE` for all of `renames`: the live tables step aside first,
 /// so that their names are free when the replayed ones take them.
 pub fn statement(renames: &[Rename]) -> String {
-    let pairs: Vec<String> = renames
+    let pairs: Vec<(&str, &str)> = renames
         .iter()
-        .map(|r| format!("`{}` TO `{}`", r.from, r.to))
+        .map(|r| (r.from.as_str(), r.to.as_str()))
         .collect();
-    format!("RENAME TABLE {}", pairs.join(", "))
+    server::rename(&pairs)
+}
+
+/// What a switch by `EXCHANGE TABLES` has left to do, in this order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exchanges {
+    /// Replayed tables to tag with their set ([`server::tag`]) before any swap.
+    pub tag: Vec<String>,
+    /// `(live, replayed)` pairs to swap.
+    pub exchange: Vec<(String, String)>,
+    /// Then, in one `RENAME TABLE`: the swapped-out tables to the old set's
+    /// names, and replayed tables to live names that are free.
+    pub renames: Vec<Rename>,
+}
+
+/// The steps still to do to switch `replayed` in under `live`'s names by
+/// exchanges, `live` moving to `old`, given the tables that `exist` and those
+/// that carry the replayed set's tag (`tagged`): a live table that carries it
+/// has been swapped already, and its replayed name holds the old set's table.
+pub fn remaining_exchanges(
+    live: &Tables,
+    replayed: &Tables,
+    old: &Tables,
+    exist: &BTreeSet<String>,
+    tagged: &BTreeSet<String>,
+) -> Result<Exchanges, Inconsistent> {
+    let mut steps = Exchanges::default();
+    for ((live, replayed), old) in renamed(live)
+        .into_iter()
+        .zip(renamed(replayed))
+        .zip(renamed(old))
+    {
+        let rename = |from: &str, to: &str| Rename {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        };
+        match (exist.contains(live), exist.contains(replayed)) {
+            (true, true) => {
+                if exist.contains(old) {
+                    return Err(Inconsistent::OldTaken {
+                        old: old.to_owned(),
+                    });
+                }
+                if !tagged.contains(live) {
+                    if !tagged.contains(replayed) {
+                        steps.tag.push(replayed.to_owned());
+                    }
+                    steps.exchange.push((live.to_owned(), replayed.to_owned()));
+                }
+                steps.renames.push(rename(replayed, old));
+            }
+            // No live table to swap with: the replayed one takes the name.
+            (false, true) => steps.renames.push(rename(replayed, live)),
+            // Done: the replayed table is live, the old one has its name.
+            (true, false) => {}
+            (false, false) => {
+                return Err(Inconsistent::Missing {
+                    live: live.to_owned(),
+                    replayed: replayed.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(steps)
 }
 
 /// The `CREATE VIEW IF NOT EXISTS` statements of the migrations in `versions`,
@@ -219,19 +290,66 @@ pub fn next_version<'a>(
         .map_or(2, |highest| highest + 1)
 }
 
-/// Runs the renames left in one statement (see [`statement`]).
-pub async fn rename(client: &Client, renames: &[Rename]) -> anyhow::Result<()> {
-    let statement = statement(renames);
-    client
-        .query_raw(&statement)
-        .execute()
-        .await
-        .with_context(|| {
-            format!(
-                "switching with `{statement}`; run the same command again to finish the switch \
-             from where it stopped"
-            )
-        })
+/// The statements that switch the `replayed` set in for the `live` one, the
+/// live tables going to `old`, from where the switch stands (`exist`: the
+/// tables there now): one multi-table `RENAME` ([`Switch::Rename`]), or on
+/// Atomic databases each replayed table tagged, `EXCHANGE TABLES` per pair, then
+/// one `RENAME` of the swapped-out tables ([`Switch::Exchange`]; see
+/// [`server`]). Empty when the switch is done.
+pub async fn statements(
+    client: &Client,
+    how: Switch,
+    set: &str,
+    [live, replayed, old]: [&Tables; 3],
+    exist: &BTreeSet<String>,
+) -> anyhow::Result<Vec<String>> {
+    match how {
+        Switch::Rename => {
+            let renames = remaining(live, replayed, old, exist)?;
+            Ok(if renames.is_empty() {
+                Vec::new()
+            } else {
+                vec![statement(&renames)]
+            })
+        }
+        Switch::Exchange => {
+            let tagged: Vec<String> = client
+                .query(server::TAGGED_TABLES)
+                .bind(server::tag(set))
+                .fetch_all()
+                .await
+                .context("listing the tables tagged for the switch")?;
+            let tagged = tagged.into_iter().collect();
+            let steps = remaining_exchanges(live, replayed, old, exist, &tagged)?;
+            let mut statements: Vec<String> = steps
+                .tag
+                .iter()
+                .map(|table| server::tag_table(table, set))
+                .collect();
+            statements.extend(steps.exchange.iter().map(|(l, r)| server::exchange(l, r)));
+            if !steps.renames.is_empty() {
+                statements.push(statement(&steps.renames));
+            }
+            Ok(statements)
+        }
+    }
+}
+
+/// Sends the switch's `statements`, one after another.
+pub async fn run(client: &Client, statements: &[String]) -> anyhow::Result<()> {
+    for statement in statements {
+        client
+            .query_raw(statement)
+            .execute()
+            .await
+            .with_context(|| {
+                format!(
+                    "switching with `{statement}`; run the same command again to finish the switch \
+                 from where it stopped"
+                )
+            })?;
+    }
+    Ok(())
 }
 
 /// After the rename: the `replayed` set's views read tables that are gone; each
@@ -244,7 +362,7 @@ pub async fn fix_views(
 ) -> anyhow::Result<()> {
     for view in views(replayed) {
         client
-            .query("DROP TABLE IF EXISTS ?")
+            .query(sql::DROP)
             .bind(Identifier(view))
             .execute()
             .await
@@ -270,7 +388,7 @@ pub async fn fix_views(
 /// Every table and view of the client's database.
 pub async fn table_names(client: &Client) -> anyhow::Result<BTreeSet<String>> {
     let names: Vec<String> = client
-        .query("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        .query(sql::TABLE_NAMES)
         .fetch_all()
         .await
         .context("listing the tables")?;
@@ -280,7 +398,7 @@ pub async fn table_names(client: &Client) -> anyhow::Result<BTreeSet<String>> {
 /// The migrations a set's migrations table records.
 pub async fn migrations_applied(client: &Client, table: &str) -> anyhow::Result<BTreeSet<u32>> {
     let versions: Vec<u32> = client
-        .query("SELECT version FROM ? FINAL")
+        .query(sql::MIGRATION_VERSIONS)
         .bind(Identifier(table))
         .fetch_all()
         .await
@@ -388,6 +506,80 @@ mod tests {
         assert!(matches!(
             remaining(&live, &replayed, &old, &missing),
             Err(Inconsistent::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn an_exchange_tags_swaps_then_moves_the_swapped_out_tables_aside() {
+        let (live, replayed, old) = sets();
+        let mut names: Vec<&str> = LIVE.to_vec();
+        names.extend(REPLAYED);
+        let steps = remaining_exchanges(&live, &replayed, &old, &exist(&names), &exist(&[]))
+            .expect("a plan");
+        assert_eq!(steps.tag, REPLAYED.to_vec());
+        assert_eq!(steps.exchange.len(), 4);
+        assert_eq!(
+            steps.exchange[0],
+            ("account_events".to_owned(), "account_events_v2".to_owned())
+        );
+        assert_eq!(
+            statement(&steps.renames),
+            "RENAME TABLE \
+             `account_events_v2` TO `account_events_old_20250101T120000`, \
+             `account_balances_v2` TO `account_balances_old_20250101T120000`, \
+             `projection_checkpoints_v2` TO `projection_checkpoints_old_20250101T120000`, \
+             `ledgerstream_migrations_v2` TO `ledgerstream_migrations_old_20250101T120000`"
+        );
+    }
+
+    #[test]
+    fn an_exchange_stopped_half_way_goes_on_from_the_tags() {
+        let (live, replayed, old) = sets();
+        let mut names: Vec<&str> = LIVE.to_vec();
+        names.extend(REPLAYED);
+        // Tagged all, swapped account_events, then stopped.
+        let tagged = exist(&[
+            "account_events",
+            "account_balances_v2",
+            "projection_checkpoints_v2",
+            "ledgerstream_migrations_v2",
+        ]);
+        let steps =
+            remaining_exchanges(&live, &replayed, &old, &exist(&names), &tagged).expect("a plan");
+        assert!(steps.tag.is_empty(), "{steps:?}");
+        assert_eq!(steps.exchange.len(), 3);
+        assert!(steps.exchange.iter().all(|(l, _)| l != "account_events"));
+        assert_eq!(steps.renames.len(), 4);
+
+        // Every swap made, one rename left.
+        let tagged = exist(&LIVE);
+        let mut names = names.clone();
+        names.retain(|n| *n != "account_events_v2");
+        names.push("account_events_old_20250101T120000");
+        let steps =
+            remaining_exchanges(&live, &replayed, &old, &exist(&names), &tagged).expect("a plan");
+        assert!(steps.tag.is_empty() && steps.exchange.is_empty());
+        assert_eq!(steps.renames.len(), 3);
+
+        // Done.
+        let done = exist(&LIVE);
+        let steps = remaining_exchanges(&live, &replayed, &old, &done, &tagged).expect("a plan");
+        assert_eq!(steps, Exchanges::default());
+    }
+
+    #[test]
+    fn an_exchange_without_a_live_set_renames_and_refuses_a_taken_old_name() {
+        let (live, replayed, old) = sets();
+        let steps = remaining_exchanges(&live, &replayed, &old, &exist(&REPLAYED), &exist(&[]))
+            .expect("a plan");
+        assert!(steps.tag.is_empty() && steps.exchange.is_empty());
+        assert!(steps.renames.iter().all(|r| r.from.ends_with("_v2")));
+        let mut names: Vec<&str> = LIVE.to_vec();
+        names.extend(REPLAYED);
+        names.push("account_events_old_20250101T120000");
+        assert!(matches!(
+            remaining_exchanges(&live, &replayed, &old, &exist(&names), &exist(&[])),
+            Err(Inconsistent::OldTaken { .. })
         ));
     }
 

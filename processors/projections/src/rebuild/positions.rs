@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clickhouse::NAME;
+use crate::clickhouse::sql;
 use anyhow::Context;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
@@ -102,9 +103,7 @@ pub async fn checkpoints(
     topic: &str,
 ) -> clickhouse::error::Result<Positions> {
     let rows: Vec<(i32, u64)> = client
-        .query(
-            "SELECT kafka_partition, next_offset FROM ? FINAL WHERE projection = ? AND topic = ?",
-        )
+        .query(sql::CHECKPOINT_POSITIONS)
         .bind(Identifier(checkpoints_table))
         .bind(NAME)
         .bind(topic)
