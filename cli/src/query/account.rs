@@ -162,7 +162,9 @@ mod tests {
             balance_minor: 0,
             version: 3,
             opened_at: 0,
+            last_activity_at: 0,
             last_activity_at_ms: 0,
+            projected_at: 0,
         };
         let text = timed_out(
             "acc-1",

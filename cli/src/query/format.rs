@@ -134,7 +134,9 @@ mod tests {
             balance_minor: 123_450,
             version: 3,
             opened_at: 1_735_733_045,
+            last_activity_at: 1_735_733_046,
             last_activity_at_ms: 1_735_733_046_007,
+            projected_at: 1_735_733_047,
         }
     }
 

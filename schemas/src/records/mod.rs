@@ -11,6 +11,7 @@ mod commands;
 mod common;
 mod events;
 mod results;
+#[cfg(any(test, feature = "testing"))]
 pub mod samples;
 pub(crate) mod union;
 

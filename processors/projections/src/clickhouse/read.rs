@@ -186,7 +186,9 @@ mod tests {
             balance_minor: 0,
             version,
             opened_at: 0,
+            last_activity_at: 0,
             last_activity_at_ms: 0,
+            projected_at: 0,
         }
     }
 

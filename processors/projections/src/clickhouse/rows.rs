@@ -1,7 +1,7 @@
 //! Events as rows: what `account_events` and `account_balances` hold, and how an
 //! account's state moves with each event.
 
-use ledgerstream_schemas::records::{AccountType, Channel, EventRecord};
+use ledgerstream_schemas::records::{AccountType, Channel, EventMetadata, EventRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::sink::{Rejected, SourcedEvent};
@@ -77,20 +77,7 @@ impl Projected {
             offset,
             event,
         } = sourced;
-        let meta = event.metadata();
-        if meta.account_id.is_empty() {
-            return Err(bad_field("account_id is empty".to_owned()));
-        }
-        let version = u64::try_from(meta.version)
-            .ok()
-            .filter(|v| *v >= 1)
-            .ok_or_else(|| bad_field(format!("version {} is below 1", meta.version)))?;
-        if !(0..=i64::from(u32::MAX) * 1_000).contains(&meta.occurred_at) {
-            return Err(bad_field(format!(
-                "occurred_at {} ms is outside 1970-2106",
-                meta.occurred_at
-            )));
-        }
+        let version = checked_version(&event)?;
         let mut row = Projected {
             partition,
             offset,
@@ -98,7 +85,7 @@ impl Projected {
             version,
             event_id: String::new(),
             event_type: "",
-            occurred_at_ms: meta.occurred_at,
+            occurred_at_ms: event.metadata().occurred_at,
             opened: None,
             currency: String::new(),
             amount_minor: 0,
@@ -115,7 +102,19 @@ impl Projected {
             correlation_id: String::new(),
             causation_id: String::new(),
         };
-        let metadata = match event {
+        let metadata = row.fill(event);
+        row.account_id = metadata.account_id;
+        row.event_id = metadata.event_id;
+        row.command_id = metadata.command_id;
+        row.correlation_id = metadata.correlation_id;
+        row.causation_id = metadata.causation_id;
+        Ok(row)
+    }
+
+    /// Sets the event's own columns; its metadata, for the columns every event has.
+    fn fill(&mut self, event: EventRecord) -> EventMetadata {
+        let row = self;
+        match event {
             EventRecord::AccountOpened(e) => {
                 row.event_type = "AccountOpened";
                 row.opened = Some((e.owner_id, account_type(e.account_type)));
@@ -186,14 +185,27 @@ impl Projected {
                 row.reason = e.reason.unwrap_or_default();
                 e.metadata
             }
-        };
-        row.account_id = metadata.account_id;
-        row.event_id = metadata.event_id;
-        row.command_id = metadata.command_id;
-        row.correlation_id = metadata.correlation_id;
-        row.causation_id = metadata.causation_id;
-        Ok(row)
+        }
     }
+}
+
+/// The event's version, once the tables can store the event.
+fn checked_version(event: &EventRecord) -> Result<u64, Rejected> {
+    let meta = event.metadata();
+    if meta.account_id.is_empty() {
+        return Err(bad_field("account_id is empty".to_owned()));
+    }
+    let version = u64::try_from(meta.version)
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| bad_field(format!("version {} is below 1", meta.version)))?;
+    if !(0..=i64::from(u32::MAX) * 1_000).contains(&meta.occurred_at) {
+        return Err(bad_field(format!(
+            "occurred_at {} ms is outside 1970-2106",
+            meta.occurred_at
+        )));
+    }
+    Ok(version)
 }
 
 /// An account as `account_balances` holds it; also how the sink remembers it.

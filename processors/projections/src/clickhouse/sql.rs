@@ -85,20 +85,9 @@ pub struct AppliedMigration {
     pub applied_at: u32,
 }
 
-/// An account's row of `account_balances`, as `query account` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
-pub struct AccountRow {
-    pub account_id: String,
-    pub owner_id: String,
-    pub account_type: String,
-    pub currency: String,
-    pub status: String,
-    pub balance_minor: i64,
-    pub version: u64,
-    /// Epoch seconds.
-    pub opened_at: u32,
-    pub last_activity_at_ms: i64,
-}
+/// An account's row of `account_balances`, as `query account` shows it: the
+/// projection's own row type, so the table's columns are declared once.
+pub use super::rows::BalanceRow as AccountRow;
 
 /// One event of `account_events`, as `query account` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]

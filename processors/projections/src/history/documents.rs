@@ -14,7 +14,7 @@
 //! Every document carries the balance after it, so an account's history reads
 //! as a statement: each `balance_after_minor` is the previous one plus `net_minor`.
 
-use ledgerstream_schemas::records::{Channel, EventRecord};
+use ledgerstream_schemas::records::{Channel, EventMetadata, EventRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::sink::{Rejected, SourcedEvent};
@@ -110,148 +110,9 @@ impl HistoryDocument {
             offset,
             event,
         } = sourced;
-        let meta = event.metadata();
-        if meta.account_id.is_empty() {
-            return Err(bad_field("account_id is empty".to_owned()));
-        }
-        if meta.event_id.is_empty() || meta.event_id.len() > MAX_ID_BYTES {
-            return Err(bad_field(format!(
-                "event_id has {} bytes; a document id takes 1 to {MAX_ID_BYTES}",
-                meta.event_id.len()
-            )));
-        }
-        let version = u64::try_from(meta.version)
-            .ok()
-            .filter(|v| *v >= 1)
-            .ok_or_else(|| bad_field(format!("version {} is below 1", meta.version)))?;
-
-        struct Moved {
-            movement: Movement,
-            event_type: &'static str,
-            currency: String,
-            amount: i64,
-            fee: i64,
-            net: i64,
-            balance_after: i64,
-            counterparty: Option<String>,
-            transfer_id: Option<String>,
-            reference: Option<String>,
-            channel: Option<String>,
-            reason_code: Option<String>,
-            reason: Option<String>,
-        }
-        let moved = |movement, event_type, currency, amount, fee, net, balance_after| Moved {
-            movement,
-            event_type,
-            currency,
-            amount,
-            fee,
-            net,
-            balance_after,
-            counterparty: None,
-            transfer_id: None,
-            reference: None,
-            channel: None,
-            reason_code: None,
-            reason: None,
-        };
-        let (moved, metadata) = match event {
-            EventRecord::AccountOpened(e) => (
-                moved(
-                    Movement::Credit,
-                    "AccountOpened",
-                    e.currency,
-                    e.initial_deposit_minor,
-                    0,
-                    e.initial_deposit_minor,
-                    e.balance_after_minor,
-                ),
-                e.metadata,
-            ),
-            EventRecord::AccountClosed(_) => return Ok(None),
-            EventRecord::MoneyDeposited(e) => (
-                Moved {
-                    reference: reference(e.reference),
-                    ..moved(
-                        Movement::Credit,
-                        "MoneyDeposited",
-                        e.currency,
-                        e.amount_minor,
-                        0,
-                        e.amount_minor,
-                        e.balance_after_minor,
-                    )
-                },
-                e.metadata,
-            ),
-            EventRecord::MoneyWithdrawn(e) => (
-                Moved {
-                    reference: reference(e.reference),
-                    channel: Some(channel(e.channel).to_owned()),
-                    ..moved(
-                        Movement::Debit,
-                        "MoneyWithdrawn",
-                        e.currency,
-                        e.amount_minor,
-                        e.fee_minor,
-                        -(e.amount_minor.saturating_add(e.fee_minor)),
-                        e.balance_after_minor,
-                    )
-                },
-                e.metadata,
-            ),
-            EventRecord::TransferDebited(e) => (
-                Moved {
-                    counterparty: Some(e.to_account_id),
-                    transfer_id: Some(e.transfer_id),
-                    reference: reference(e.reference),
-                    ..moved(
-                        Movement::TransferOut,
-                        "TransferDebited",
-                        e.currency,
-                        e.amount_minor,
-                        e.fee_minor,
-                        -(e.amount_minor.saturating_add(e.fee_minor)),
-                        e.balance_after_minor,
-                    )
-                },
-                e.metadata,
-            ),
-            EventRecord::TransferCredited(e) => (
-                Moved {
-                    counterparty: Some(e.from_account_id),
-                    transfer_id: Some(e.transfer_id),
-                    reference: reference(e.reference),
-                    ..moved(
-                        Movement::TransferIn,
-                        "TransferCredited",
-                        e.currency,
-                        e.amount_minor,
-                        0,
-                        e.amount_minor,
-                        e.balance_after_minor,
-                    )
-                },
-                e.metadata,
-            ),
-            EventRecord::TransferRefunded(e) => (
-                Moved {
-                    counterparty: Some(e.to_account_id),
-                    transfer_id: Some(e.transfer_id),
-                    reason_code: Some(e.reason_code).filter(|c| !c.is_empty()),
-                    reason: Some(e.reason).filter(|r| !r.is_empty()),
-                    ..moved(
-                        Movement::Credit,
-                        "TransferRefunded",
-                        e.currency,
-                        e.amount_minor,
-                        e.fee_minor,
-                        e.amount_minor.saturating_add(e.fee_minor),
-                        e.balance_after_minor,
-                    )
-                },
-                e.metadata,
-            ),
+        let version = checked_version(&event)?;
+        let Some((moved, metadata)) = Moved::of(event) else {
+            return Ok(None);
         };
         Ok(Some(Self {
             event_id: metadata.event_id,
@@ -276,6 +137,170 @@ impl HistoryDocument {
             source_partition: partition,
             source_offset: offset,
         }))
+    }
+}
+
+/// The event's version, once its ids are fit for a document.
+fn checked_version(event: &EventRecord) -> Result<u64, Rejected> {
+    let meta = event.metadata();
+    if meta.account_id.is_empty() {
+        return Err(bad_field("account_id is empty".to_owned()));
+    }
+    if meta.event_id.is_empty() || meta.event_id.len() > MAX_ID_BYTES {
+        return Err(bad_field(format!(
+            "event_id has {} bytes; a document id takes 1 to {MAX_ID_BYTES}",
+            meta.event_id.len()
+        )));
+    }
+    u64::try_from(meta.version)
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| bad_field(format!("version {} is below 1", meta.version)))
+}
+
+/// What an event moved, and with which details.
+struct Moved {
+    movement: Movement,
+    event_type: &'static str,
+    currency: String,
+    amount: i64,
+    fee: i64,
+    net: i64,
+    balance_after: i64,
+    counterparty: Option<String>,
+    transfer_id: Option<String>,
+    reference: Option<String>,
+    channel: Option<String>,
+    reason_code: Option<String>,
+    reason: Option<String>,
+}
+
+impl Moved {
+    fn new(
+        movement: Movement,
+        event_type: &'static str,
+        currency: String,
+        [amount, fee, net, balance_after]: [i64; 4],
+    ) -> Self {
+        Self {
+            movement,
+            event_type,
+            currency,
+            amount,
+            fee,
+            net,
+            balance_after,
+            counterparty: None,
+            transfer_id: None,
+            reference: None,
+            channel: None,
+            reason_code: None,
+            reason: None,
+        }
+    }
+
+    /// What `event` moved, with its metadata; `None` when no money moved.
+    fn of(event: EventRecord) -> Option<(Self, EventMetadata)> {
+        Some(match event {
+            EventRecord::AccountOpened(e) => (
+                Moved::new(
+                    Movement::Credit,
+                    "AccountOpened",
+                    e.currency,
+                    [
+                        e.initial_deposit_minor,
+                        0,
+                        e.initial_deposit_minor,
+                        e.balance_after_minor,
+                    ],
+                ),
+                e.metadata,
+            ),
+            EventRecord::AccountClosed(_) => return None,
+            EventRecord::MoneyDeposited(e) => (
+                Moved {
+                    reference: reference(e.reference),
+                    ..Moved::new(
+                        Movement::Credit,
+                        "MoneyDeposited",
+                        e.currency,
+                        [e.amount_minor, 0, e.amount_minor, e.balance_after_minor],
+                    )
+                },
+                e.metadata,
+            ),
+            EventRecord::MoneyWithdrawn(e) => (
+                Moved {
+                    reference: reference(e.reference),
+                    channel: Some(channel(e.channel).to_owned()),
+                    ..Moved::new(
+                        Movement::Debit,
+                        "MoneyWithdrawn",
+                        e.currency,
+                        [
+                            e.amount_minor,
+                            e.fee_minor,
+                            -(e.amount_minor.saturating_add(e.fee_minor)),
+                            e.balance_after_minor,
+                        ],
+                    )
+                },
+                e.metadata,
+            ),
+            EventRecord::TransferDebited(e) => (
+                Moved {
+                    counterparty: Some(e.to_account_id),
+                    transfer_id: Some(e.transfer_id),
+                    reference: reference(e.reference),
+                    ..Moved::new(
+                        Movement::TransferOut,
+                        "TransferDebited",
+                        e.currency,
+                        [
+                            e.amount_minor,
+                            e.fee_minor,
+                            -(e.amount_minor.saturating_add(e.fee_minor)),
+                            e.balance_after_minor,
+                        ],
+                    )
+                },
+                e.metadata,
+            ),
+            EventRecord::TransferCredited(e) => (
+                Moved {
+                    counterparty: Some(e.from_account_id),
+                    transfer_id: Some(e.transfer_id),
+                    reference: reference(e.reference),
+                    ..Moved::new(
+                        Movement::TransferIn,
+                        "TransferCredited",
+                        e.currency,
+                        [e.amount_minor, 0, e.amount_minor, e.balance_after_minor],
+                    )
+                },
+                e.metadata,
+            ),
+            EventRecord::TransferRefunded(e) => (
+                Moved {
+                    counterparty: Some(e.to_account_id),
+                    transfer_id: Some(e.transfer_id),
+                    reason_code: Some(e.reason_code).filter(|c| !c.is_empty()),
+                    reason: Some(e.reason).filter(|r| !r.is_empty()),
+                    ..Moved::new(
+                        Movement::Credit,
+                        "TransferRefunded",
+                        e.currency,
+                        [
+                            e.amount_minor,
+                            e.fee_minor,
+                            e.amount_minor.saturating_add(e.fee_minor),
+                            e.balance_after_minor,
+                        ],
+                    )
+                },
+                e.metadata,
+            ),
+        })
     }
 }
 
