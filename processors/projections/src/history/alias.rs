@@ -87,7 +87,7 @@ pub async fn swap(
 
 /// Deletes `index`; one that is gone already is fine.
 pub async fn delete_index(client: &Elasticsearch, index: &str) -> Result<(), HistoryError> {
-    let during = "deleting the old index";
+    let during = "deleting an index";
     let response = client
         .indices()
         .delete(IndicesDeleteParts::Index(&[index]))

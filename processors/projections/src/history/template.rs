@@ -22,8 +22,8 @@
 
 use elasticsearch::Elasticsearch;
 use elasticsearch::indices::{
-    IndicesCreateParts, IndicesDeleteIndexTemplateParts, IndicesDeleteParts,
-    IndicesGetMappingParts, IndicesPutIndexTemplateParts, IndicesPutMappingParts,
+    IndicesCreateParts, IndicesDeleteIndexTemplateParts, IndicesGetMappingParts,
+    IndicesPutIndexTemplateParts, IndicesPutMappingParts,
 };
 use serde_json::{Map, Value, json};
 use tracing::{info, warn};
@@ -238,17 +238,7 @@ async fn align_mapping(client: &Elasticsearch, index: &str) -> Result<Vec<String
 /// and benchmarks clean up with it); what is missing already is fine.
 pub async fn delete_all(client: &Elasticsearch, indices: &Indices) -> Result<(), HistoryError> {
     for index in [&indices.concrete, &indices.checkpoints] {
-        let during = "deleting an index";
-        let response = client
-            .indices()
-            .delete(IndicesDeleteParts::Index(&[index]))
-            .send()
-            .await
-            .map_err(HistoryError::during(during))?;
-        match read_answer(during, response).await {
-            Ok(_) | Err(HistoryError::Refused { status: 404, .. }) => {}
-            Err(error) => return Err(error),
-        }
+        super::alias::delete_index(client, index).await?;
     }
     let during = "deleting the index template";
     let response = client
