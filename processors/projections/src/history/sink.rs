@@ -282,70 +282,16 @@ impl Sink for HistorySink {
                 .await
         };
 
-        let (mut written, mut duplicates) = (0_u64, 0_u64);
-        let mut retry: Option<(&'static str, usize, String)> = None;
-        let mut stop: Option<HistoryError> = None;
-        let mut failed: Option<HistoryError> = None;
+        let mut tally = Tally::default();
         for (chunk, answer) in answers {
-            let outcomes = match answer {
-                Ok(outcomes) => outcomes,
-                Err(error) => {
-                    failed.get_or_insert(error);
-                    continue;
-                }
-            };
-            for (pending, (outcome, reason)) in chunk.iter().zip(outcomes) {
-                let id = pending.document.event_id.clone();
-                match outcome {
-                    ItemOutcome::Written => {
-                        written += 1;
-                        self.settled.insert(id, Settled::Written);
-                    }
-                    ItemOutcome::Duplicate => {
-                        duplicates += 1;
-                        self.settled.insert(id, Settled::Duplicate);
-                    }
-                    ItemOutcome::Reject(class) => {
-                        let rejected = Rejected {
-                            class,
-                            message: reason,
-                        };
-                        self.settled.insert(id, Settled::Refused(rejected));
-                    }
-                    ItemOutcome::Retry(class) => {
-                        let (_, count, _) = retry.get_or_insert((class, 0, reason));
-                        *count += 1;
-                    }
-                    ItemOutcome::Stop(class) => {
-                        stop.get_or_insert(HistoryError::Index {
-                            index: self.indices.concrete.clone(),
-                            class,
-                            reason,
-                        });
-                    }
-                }
-            }
+            tally.count(&mut self.settled, &self.indices.concrete, chunk, answer);
         }
         self.metrics
             .duplicates_skipped
             .with_label_values(&[NAME])
-            .inc_by(duplicates);
-
-        // A refusal of the index stops; a failed request says why it failed;
-        // documents refused for now are sent again.
-        if let Some(error) = stop {
-            return Err(error);
-        }
-        if let Some(error) = failed {
-            return Err(error);
-        }
-        if let Some((class, count, example)) = retry {
-            return Err(HistoryError::Documents {
-                class,
-                count,
-                example,
-            });
-        }
+            .inc_by(tally.duplicates);
+        let written = tally.written;
+        tally.outcome()?;
         let refused = batch
             .documents
             .iter()
@@ -495,6 +441,86 @@ impl Sink for HistorySink {
     fn revoked(&mut self, _partitions: &[i32]) {
         // The open batch is finished or dropped before partitions go.
         self.settled.clear();
+    }
+}
+
+/// What the bulk answers of one batch came to.
+#[derive(Debug, Default)]
+struct Tally {
+    written: u64,
+    duplicates: u64,
+    /// Documents refused for now: the first class and reason, and how many.
+    retry: Option<(&'static str, usize, String)>,
+    /// The index refused a document in a way that needs a person.
+    stop: Option<HistoryError>,
+    /// A bulk request failed as a whole.
+    failed: Option<HistoryError>,
+}
+
+impl Tally {
+    /// Counts one bulk request's `answer` for the documents of `chunk`, and
+    /// records in `settled` each document written, duplicate or refused.
+    fn count(
+        &mut self,
+        settled: &mut HashMap<String, Settled>,
+        index: &str,
+        chunk: &[&Pending],
+        answer: Result<Vec<(ItemOutcome, String)>, HistoryError>,
+    ) {
+        let outcomes = match answer {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                self.failed.get_or_insert(error);
+                return;
+            }
+        };
+        for (pending, (outcome, reason)) in chunk.iter().zip(outcomes) {
+            let id = pending.document.event_id.clone();
+            match outcome {
+                ItemOutcome::Written => {
+                    self.written += 1;
+                    settled.insert(id, Settled::Written);
+                }
+                ItemOutcome::Duplicate => {
+                    self.duplicates += 1;
+                    settled.insert(id, Settled::Duplicate);
+                }
+                ItemOutcome::Reject(class) => {
+                    let rejected = Rejected {
+                        class,
+                        message: reason,
+                    };
+                    settled.insert(id, Settled::Refused(rejected));
+                }
+                ItemOutcome::Retry(class) => {
+                    let (_, count, _) = self.retry.get_or_insert((class, 0, reason));
+                    *count += 1;
+                }
+                ItemOutcome::Stop(class) => {
+                    self.stop.get_or_insert(HistoryError::Index {
+                        index: index.to_owned(),
+                        class,
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+
+    /// A refusal of the index stops; a failed request says why it failed;
+    /// documents refused for now are sent again (the batch is retried).
+    fn outcome(self) -> Result<(), HistoryError> {
+        if let Some(error) = self.stop.or(self.failed) {
+            return Err(error);
+        }
+        match self.retry {
+            Some((class, count, example)) => Err(HistoryError::Documents {
+                class,
+                count,
+                example,
+            }),
+            None => Ok(()),
+        }
     }
 }
 
