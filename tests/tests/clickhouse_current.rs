@@ -14,6 +14,7 @@
 use clickhouse::sql::Identifier;
 use clickhouse::{Client, Row};
 use ledgerstream_infra::Service;
+use ledgerstream_projections::clickhouse::journal::Journal;
 use ledgerstream_projections::clickhouse::rows::{BalanceRow, CheckpointRow, EventRow};
 use ledgerstream_projections::clickhouse::schema::MIGRATIONS;
 use ledgerstream_projections::clickhouse::server::{self, ServerVersion, Switch};
@@ -550,9 +551,9 @@ async fn migrations_replay_switch_and_reads_agree_on_clickhouse_18_16_and_curren
             }
         }
     }
-    let journal = "ledgerstream_replays";
+    let journal = Journal::table_of(&Tables::with_suffix(""));
     servers
-        .both(&bound(template(sql::JOURNAL).bind(Identifier(journal))))
+        .both(&bound(template(sql::JOURNAL).bind(Identifier(&journal))))
         .await;
     for replayed_rows in [false, true] {
         for statement in rows(replayed_rows) {
@@ -570,13 +571,13 @@ async fn migrations_replay_switch_and_reads_agree_on_clickhouse_18_16_and_curren
     };
     servers
         .both(&insert(
-            journal,
+            &journal,
             &[entries("replaying", 1), entries("switching", 2)],
         ))
         .await;
     let journaled = servers
         .both(&sent::<JournalRow>(
-            template(sql::JOURNAL_ENTRIES).bind(Identifier(journal)),
+            template(sql::JOURNAL_ENTRIES).bind(Identifier(&journal)),
         ))
         .await
         .expect("journal entries");
@@ -676,7 +677,7 @@ async fn migrations_replay_switch_and_reads_agree_on_clickhouse_18_16_and_curren
     let mut expected: Vec<Vec<String>> = live
         .all()
         .iter()
-        .chain([&journal])
+        .chain([&journal.as_str()])
         .map(|name| vec![(*name).to_owned()])
         .collect();
     expected.sort();

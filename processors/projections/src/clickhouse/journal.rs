@@ -55,9 +55,14 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
+    /// The journal table of the live set `live`.
+    pub fn table_of(live: &Tables) -> String {
+        format!("ledgerstream_replays{}", live.suffix)
+    }
+
     /// The journal of the live set `live`, created if it is not there.
     pub async fn open(client: &Client, live: &Tables) -> clickhouse::error::Result<Self> {
-        let table = format!("ledgerstream_replays{}", live.suffix);
+        let table = Self::table_of(live);
         client
             .query(sql::JOURNAL)
             .bind(Identifier(&table))
