@@ -36,6 +36,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use indicatif::HumanCount;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_producers::amount::format_minor;
 use ledgerstream_projections::history::read::{
@@ -47,7 +48,6 @@ use serde_json::{Value, json};
 
 use super::format::utc;
 use crate::exit::Exit;
-use crate::replay::progress::thousands;
 
 /// How the page is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -390,7 +390,7 @@ pub fn human(request: &Request, page: &Page) -> String {
     out.push_str(&format!(
         "account {}: {} movement{}{range}{currency}; {at}, {} shown\n",
         request.account,
-        thousands(page.total),
+        HumanCount(page.total),
         if page.total == 1 { "" } else { "s" },
         page.movements.len()
     ));
