@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use indicatif::HumanCount;
+use jiff::Timestamp;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_projections::clickhouse::server::ServerVersion;
 use ledgerstream_projections::clickhouse::{
@@ -406,10 +407,10 @@ impl Replay {
 
     /// Records the switch, then makes it.
     async fn switch(&self, entry: &Entry, tail_from: Positions) -> anyhow::Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let old_set = set_suffix(&self.args.table_suffix, &format!("old_{}", stamp(now)));
+        let old_set = set_suffix(
+            &self.args.table_suffix,
+            &format!("old_{}", stamp(Timestamp::now())),
+        );
         let stage = Stage::Switching {
             old_set: old_set.clone(),
             tail_from: tail_from.clone(),

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::HumanCount;
+use jiff::Timestamp;
 use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processor::rebuild::{Rebuilds, Totals};
@@ -128,7 +129,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let staging = args
         .state_dir
-        .join(format!(".replay-{}", stamp(now_seconds())));
+        .join(format!(".replay-{}", stamp(Timestamp::now())));
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     let rebuilds = Rebuilds::open(
         &staging,
@@ -383,7 +384,7 @@ fn fold_all(
 /// Moves each old store aside and the new one into its place; where the old
 /// ones went.
 fn swap_in(dir: &Path, staging: &Path, held: Vec<Held>) -> anyhow::Result<Vec<(i32, PathBuf)>> {
-    let time = stamp(now_seconds());
+    let time = stamp(Timestamp::now());
     let mut moved = Vec::new();
     for old in held {
         let new = PartitionStore::path(staging, old.partition);
@@ -405,10 +406,4 @@ fn swap_in(dir: &Path, staging: &Path, held: Vec<Held>) -> anyhow::Result<Vec<(i
         // The lock on the old store goes with `old` here.
     }
     Ok(moved)
-}
-
-fn now_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -15,7 +15,9 @@
 //! Unknowns print as `-`: a trend needs two samples, so `--once` has none.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use jiff::Timestamp;
 
 use super::monitor::{GroupReport, PartitionReport, Report};
 use super::trend::Direction;
@@ -247,17 +249,14 @@ fn age(seconds: f64) -> String {
 
 /// `HH:MM:SS UTC`.
 fn time_of_day(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!(
-        "{:02}:{:02}:{:02} UTC",
-        secs / 3_600 % 24,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let at = Timestamp::try_from(at).unwrap_or(Timestamp::UNIX_EPOCH);
+    at.strftime("%H:%M:%S UTC").to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
     use crate::sample::PartitionSample;
     use crate::trend::Assessment;
