@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use cpu_time::ProcessTime;
 use ledgerstream_domain::{self as domain, policy};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processor::{Processor, ProcessorConfig};
@@ -45,7 +46,7 @@ use ledgerstream_schemas::records::{
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-use crate::measure::{self, Latencies, Run, cpu_time, load_average, producer, send};
+use crate::measure::{self, Latencies, Run, load_average, producer, send};
 
 /// Flags of `ledgerstream-bench project-clickhouse`.
 #[derive(Debug, Clone, clap::Args)]
@@ -463,7 +464,7 @@ pub(crate) fn synthetic_log(events: usize, accounts: usize) -> Vec<EventRecord> 
 
 fn produce_all(brokers: &str, topic: &str, payloads: &[(String, Vec<u8>)]) -> anyhow::Result<Run> {
     let producer = producer(brokers, 20, "lz4")?;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     for (key, payload) in payloads {
         send(
             &producer,
@@ -476,7 +477,7 @@ fn produce_all(brokers: &str, topic: &str, payloads: &[(String, Vec<u8>)]) -> an
     Ok(Run {
         records: payloads.len(),
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     })
 }
 
@@ -488,7 +489,7 @@ async fn sink_only(
     batch_rows: usize,
 ) -> anyhow::Result<Run> {
     let (mut sink, _) = ClickHouseSink::connect(config, ProjectionMetrics::new()).await?;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     for (index, chunk) in payloads.chunks(batch_rows).enumerate() {
         let mut batch = Default::default();
         for (offset, (_, payload)) in chunk.iter().enumerate() {
@@ -517,7 +518,7 @@ async fn sink_only(
     Ok(Run {
         records: payloads.len(),
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     })
 }
 
@@ -567,7 +568,7 @@ async fn replay(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    let cpu = cpu_time();
+    let cpu = ProcessTime::now();
     loop {
         let done = ends.iter().all(|(partition, end)| {
             metrics
@@ -587,7 +588,7 @@ async fn replay(
     let run = Run {
         records: total as usize,
         wall: assigned.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     };
     stop.store(true, Ordering::Release);
     running.await??;
@@ -609,7 +610,7 @@ fn raw_read(config: &ProjectionConfig, topic: &str, partitions: i32) -> anyhow::
         list.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)?;
     }
     consumer.assign(&list)?;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     let mut read = 0;
     while read < total && started.elapsed() < Duration::from_secs(900) {
         match consumer.poll(Duration::from_millis(100)) {
@@ -621,7 +622,7 @@ fn raw_read(config: &ProjectionConfig, topic: &str, partitions: i32) -> anyhow::
     Ok(Run {
         records: read as usize,
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     })
 }
 

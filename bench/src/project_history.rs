@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use cpu_time::ProcessTime;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processor::{Processor, ProcessorConfig};
 use ledgerstream_producers::{CommandSender, commands};
@@ -38,7 +39,7 @@ use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::{AccountType, EventRecord};
 
-use crate::measure::{self, Latencies, Run, cpu_time, load_average};
+use crate::measure::{self, Latencies, Run, load_average};
 
 /// Flags of `ledgerstream-bench project-history`.
 #[derive(Debug, Clone, clap::Args)]
@@ -249,7 +250,7 @@ async fn sink_only(
 ) -> anyhow::Result<(Run, u64)> {
     let (mut sink, _) = HistorySink::connect(config, ProjectionMetrics::new()).await?;
     let mut documents = 0;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     for (index, chunk) in payloads.chunks(batch_rows).enumerate() {
         let mut batch = Default::default();
         for (offset, payload) in chunk.iter().enumerate() {
@@ -276,7 +277,7 @@ async fn sink_only(
     let run = Run {
         records: payloads.len(),
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     };
     Ok((run, documents))
 }
