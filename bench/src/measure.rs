@@ -1,9 +1,11 @@
-//! What the `bench` subcommands measure with: a timed run, this process's CPU
-//! time, the machine's load, quantiles, and a producer that waits when its queue
+//! What the `bench` subcommands measure with: a timed run (wall and CPU time),
+//! the machine's load, latency quantiles, and a producer that waits when its queue
 //! is full.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use ledgerstream_runtime::kafka::{JAVA_PARTITIONER, KafkaSettings};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord};
@@ -25,23 +27,6 @@ impl Run {
     pub fn cpu_micros_per_record(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / self.records.max(1) as f64
     }
-}
-
-/// CPU time (user + system) of this process so far, from /proc/self/stat.
-pub fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which may hold spaces) start after ") ".
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map_or(Vec::new(), |(_, rest)| rest.split(' ').collect());
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime: fields 14 and 15 of the line, 11 and 12 after the name.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// The `ledgerstream` binary beside this one (both are built into the same
@@ -67,33 +52,69 @@ pub fn load_average() -> String {
         .join(" ")
 }
 
-/// The `p` quantile (0 to 1) of sorted `values`, by nearest rank; `None` when
-/// there are none.
-pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
-    if sorted.is_empty() {
-        return None;
+/// Latencies to the microsecond in an HdrHistogram: three significant digits,
+/// up to an hour (longer ones count as an hour), in constant memory however
+/// long the run. Quantiles are by nearest rank.
+#[derive(Debug, Clone)]
+pub struct Latencies(Histogram<u64>);
+
+/// An hour, in microseconds: the longest latency told apart.
+const LONGEST_MICROS: u64 = 3_600_000_000;
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Self(Histogram::new_with_max(LONGEST_MICROS, 3).expect("an hour at 3 digits is valid"))
     }
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    Some(sorted[index])
 }
 
-/// The `p` quantile (0 to 1) of sorted `values`; NaN when there are none.
-pub fn percentile(values: &[f64], p: f64) -> f64 {
-    nearest_rank(values, p).unwrap_or(f64::NAN)
+impl Latencies {
+    pub fn record(&mut self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.0.saturating_record(micros);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// The `q` quantile (0 to 1); `None` before the first latency.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        (!self.0.is_empty()).then(|| Duration::from_micros(self.0.value_at_quantile(q)))
+    }
+
+    pub fn max(&self) -> Option<Duration> {
+        self.quantile(1.0)
+    }
+
+    /// The `q` quantile in milliseconds; NaN before the first latency.
+    pub fn ms(&self, q: f64) -> f64 {
+        self.quantile(q)
+            .map_or(f64::NAN, |latency| latency.as_secs_f64() * 1_000.0)
+    }
+
+    /// `p50 1.20 ms  p90 …  p99 …  max …  (n <what>)`.
+    pub fn summary(&self, what: &str) -> String {
+        format!(
+            "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} {what})",
+            self.ms(0.50),
+            self.ms(0.90),
+            self.ms(0.99),
+            self.ms(1.0),
+            self.count()
+        )
+    }
 }
 
-/// `p50 1.20 ms  p90 …  p99 …  max …  (n <what>)`, from `samples` (sorted here).
-pub fn latency_summary(samples: &mut [Duration], what: &str) -> String {
-    samples.sort_unstable();
-    let ms = |p: f64| nearest_rank(samples, p).unwrap_or_default().as_secs_f64() * 1_000.0;
-    format!(
-        "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} {what})",
-        ms(0.50),
-        ms(0.90),
-        ms(0.99),
-        ms(1.0),
-        samples.len()
-    )
+/// From `sent` to `seen` for every id in both: how long each took to become
+/// visible.
+pub fn latencies(seen: &HashMap<String, Instant>, sent: &HashMap<String, Instant>) -> Latencies {
+    let mut latencies = Latencies::default();
+    for (id, visible) in seen {
+        if let Some(sent) = sent.get(id) {
+            latencies.record(visible.duration_since(*sent));
+        }
+    }
+    latencies
 }
 
 /// An idempotent producer that batches for `linger_ms`, partitioning keys as the
@@ -126,38 +147,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_pick_the_rank() {
-        let values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&values, 0.5), 50.0);
-        assert_eq!(percentile(&values, 0.99), 99.0);
-        assert_eq!(percentile(&values, 1.0), 100.0);
-        assert_eq!(percentile(&[7.0], 0.99), 7.0);
-        assert!(percentile(&[], 0.5).is_nan());
-        let durations: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(
-            nearest_rank(&durations, 0.99),
-            Some(Duration::from_millis(99))
-        );
-        assert_eq!(nearest_rank::<Duration>(&[], 0.99), None);
-    }
-
-    #[test]
     fn a_latency_summary_names_the_quantiles() {
-        let mut samples: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
-        assert_eq!(
-            latency_summary(&mut samples, "runs"),
-            "p50 50.00 ms  p90 90.00 ms  p99 99.00 ms  max 100.00 ms  (100 runs)"
-        );
-    }
-
-    #[test]
-    fn this_process_uses_cpu() {
-        let before = cpu_time();
-        let mut x = 0u64;
-        for i in 0..30_000_000u64 {
-            x = x.wrapping_add(i * i);
+        let mut latencies = Latencies::default();
+        assert!(latencies.ms(0.5).is_nan());
+        // Below 2,048 µs the histogram is exact.
+        for micros in (1..=100).rev() {
+            latencies.record(Duration::from_micros(micros * 20));
         }
-        assert!(x > 0);
-        assert!(cpu_time() > before, "CPU time did not advance");
+        assert_eq!(
+            latencies.summary("runs"),
+            "p50 1.00 ms  p90 1.80 ms  p99 1.98 ms  max 2.00 ms  (100 runs)"
+        );
     }
 }

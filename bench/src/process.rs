@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use cpu_time::ProcessTime;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processor::{Processor, ProcessorConfig};
 use ledgerstream_producers::commands;
@@ -22,7 +23,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use crate::measure::{Run, cpu_time, producer, send};
+use crate::measure::{Run, producer, send};
 
 /// Runs the benchmark: `commands` deposits over `accounts` accounts on
 /// `partitions` partitions, `batch_commands` per processor batch.
@@ -85,7 +86,7 @@ pub async fn run(
         (0..count).map(|i| commands::deposit(&format!("bench-{}", i % accounts), 1_00, "USD")),
     );
     let total = records.len();
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     let payload_bytes = {
         let codec = Arc::clone(&codec);
         let (brokers, topic) = (brokers.clone(), names.commands.clone());
@@ -95,7 +96,7 @@ pub async fn run(
     let produced = Run {
         records: total,
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     };
 
     eprintln!("raw consume→produce of the same {total} records ...");
@@ -199,7 +200,7 @@ fn raw_copy(brokers: &str, from: &str, to: &str, total: usize) -> anyhow::Result
         .create()?;
     consumer.subscribe(&[from])?;
     let producer = producer(brokers, 5, "none")?;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     let mut copied = 0;
     let deadline = Instant::now() + Duration::from_secs(600);
     while copied < total && Instant::now() < deadline {
@@ -219,7 +220,7 @@ fn raw_copy(brokers: &str, from: &str, to: &str, total: usize) -> anyhow::Result
     Ok(Run {
         records: copied,
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     })
 }
 
@@ -242,7 +243,7 @@ fn measure_until_done(
     for partition in 0..partitions {
         list.add_partition(commands, partition);
     }
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
         let committed = consumer.committed_offsets(list.clone(), Duration::from_secs(10))?;
@@ -259,7 +260,7 @@ fn measure_until_done(
             return Ok(Run {
                 records: done.min(total),
                 wall: started.elapsed(),
-                cpu: cpu_time().saturating_sub(cpu),
+                cpu: cpu.elapsed(),
             });
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use cpu_time::ProcessTime;
 use ledgerstream_domain::{self as domain, policy};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processor::{Processor, ProcessorConfig};
@@ -45,7 +46,7 @@ use ledgerstream_schemas::records::{
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-use crate::measure::{Run, cpu_time, load_average, percentile, producer, send};
+use crate::measure::{self, Latencies, Run, load_average, producer, send};
 
 /// Flags of `ledgerstream-bench project-clickhouse`.
 #[derive(Debug, Clone, clap::Args)]
@@ -272,21 +273,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bail!("replay: {visible} rows in account_events FINAL, {replayed} events in the log");
     }
     if let Some(live) = live {
-        let (all, projection) = (&live.commands_ms, &live.events_ms);
+        let (all, projection) = (&live.commands, &live.events);
         println!(
             "live          command → visible: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} deposits at {}/s (batch limit {} ms)",
-            percentile(all, 0.50),
-            percentile(all, 0.99),
-            percentile(all, 1.0),
-            all.len(),
+            all.ms(0.50),
+            all.ms(0.99),
+            all.ms(1.0),
+            all.count(),
             args.live_rate,
             args.live_batch_millis
         );
         println!(
             "live          event → visible (the projection alone): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over as many events at the same rate",
-            percentile(projection, 0.50),
-            percentile(projection, 0.99),
-            percentile(projection, 1.0)
+            projection.ms(0.50),
+            projection.ms(0.99),
+            projection.ms(1.0)
         );
     }
     Ok(())
@@ -463,7 +464,7 @@ pub(crate) fn synthetic_log(events: usize, accounts: usize) -> Vec<EventRecord> 
 
 fn produce_all(brokers: &str, topic: &str, payloads: &[(String, Vec<u8>)]) -> anyhow::Result<Run> {
     let producer = producer(brokers, 20, "lz4")?;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     for (key, payload) in payloads {
         send(
             &producer,
@@ -476,7 +477,7 @@ fn produce_all(brokers: &str, topic: &str, payloads: &[(String, Vec<u8>)]) -> an
     Ok(Run {
         records: payloads.len(),
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     })
 }
 
@@ -488,7 +489,7 @@ async fn sink_only(
     batch_rows: usize,
 ) -> anyhow::Result<Run> {
     let (mut sink, _) = ClickHouseSink::connect(config, ProjectionMetrics::new()).await?;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     for (index, chunk) in payloads.chunks(batch_rows).enumerate() {
         let mut batch = Default::default();
         for (offset, (_, payload)) in chunk.iter().enumerate() {
@@ -517,7 +518,7 @@ async fn sink_only(
     Ok(Run {
         records: payloads.len(),
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     })
 }
 
@@ -567,7 +568,7 @@ async fn replay(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    let cpu = cpu_time();
+    let cpu = ProcessTime::now();
     loop {
         let done = ends.iter().all(|(partition, end)| {
             metrics
@@ -587,7 +588,7 @@ async fn replay(
     let run = Run {
         records: total as usize,
         wall: assigned.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     };
     stop.store(true, Ordering::Release);
     running.await??;
@@ -609,7 +610,7 @@ fn raw_read(config: &ProjectionConfig, topic: &str, partitions: i32) -> anyhow::
         list.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)?;
     }
     consumer.assign(&list)?;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     let mut read = 0;
     while read < total && started.elapsed() < Duration::from_secs(900) {
         match consumer.poll(Duration::from_millis(100)) {
@@ -621,7 +622,7 @@ fn raw_read(config: &ProjectionConfig, topic: &str, partitions: i32) -> anyhow::
     Ok(Run {
         records: read as usize,
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     })
 }
 
@@ -661,12 +662,12 @@ fn high_watermarks(
 }
 
 struct Live {
-    /// Sorted: from sending each deposit command to its event answering a query
+    /// From sending each deposit command to its event answering a query
     /// (processor and projection).
-    commands_ms: Vec<f64>,
-    /// Sorted: from writing each event to the log to it answering a query (the
+    commands: Latencies,
+    /// From writing each event to the log to it answering a query (the
     /// projection alone).
-    events_ms: Vec<f64>,
+    events: Latencies,
 }
 
 /// A processor and the projection on fresh topics; deposits at a steady rate.
@@ -784,7 +785,7 @@ async fn live(
     let deadline = Instant::now() + Duration::from_secs(args.live_seconds + 120);
     let seen = watch(&client, &select, total, deadline).await?;
     sending.await??;
-    let commands_ms = latencies(&seen, &sent_at, total, "deposits")?;
+    let commands = latencies(&seen, &sent_at, total, "deposits")?;
     stop_processor.store(true, Ordering::Release);
     processing.await??;
     let _ = std::fs::remove_dir_all(&state);
@@ -864,13 +865,10 @@ async fn live(
     let deadline = Instant::now() + Duration::from_secs(args.live_seconds + 120);
     let seen = watch(&client, &select, total, deadline).await?;
     sending.await??;
-    let events_ms = latencies(&seen, &sent_at, total, "events")?;
+    let events = latencies(&seen, &sent_at, total, "events")?;
     stop.store(true, Ordering::Release);
     projecting.await??;
-    Ok(Live {
-        commands_ms,
-        events_ms,
-    })
+    Ok(Live { commands, events })
 }
 
 /// Polls `select` (one id per row) every 20 ms until `total` ids were seen; when
@@ -893,26 +891,21 @@ async fn watch(
     Ok(seen)
 }
 
-/// Sorted milliseconds from sending to being seen, for every id sent.
+/// From sending to being seen, for every id sent.
 fn latencies(
     seen: &HashMap<String, Instant>,
     sent_at: &std::sync::Mutex<HashMap<String, Instant>>,
     total: usize,
     what: &str,
-) -> anyhow::Result<Vec<f64>> {
+) -> anyhow::Result<Latencies> {
     let sent_at = sent_at.lock().unwrap_or_else(|p| p.into_inner());
-    let mut latencies: Vec<f64> = seen
-        .iter()
-        .filter_map(|(id, visible)| {
-            sent_at
-                .get(id)
-                .map(|sent| visible.duration_since(*sent).as_secs_f64() * 1_000.0)
-        })
-        .collect();
-    if latencies.len() < total {
-        bail!("only {} of {total} {what} became visible", latencies.len());
+    let latencies = measure::latencies(seen, &sent_at);
+    if latencies.count() < total as u64 {
+        bail!(
+            "only {} of {total} {what} became visible",
+            latencies.count()
+        );
     }
-    latencies.sort_by(f64::total_cmp);
     Ok(latencies)
 }
 

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use cpu_time::ProcessTime;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processor::{Processor, ProcessorConfig};
 use ledgerstream_producers::{CommandSender, commands};
@@ -38,7 +39,7 @@ use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::{AccountType, EventRecord};
 
-use crate::measure::{Run, cpu_time, load_average, percentile};
+use crate::measure::{self, Latencies, Run, load_average};
 
 /// Flags of `ledgerstream-bench project-history`.
 #[derive(Debug, Clone, clap::Args)]
@@ -172,13 +173,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.bulk_concurrency
     );
     if let Some(live) = live {
-        let latencies = &live.commands_ms;
+        let latencies = &live.commands;
         println!(
             "live          command → searchable: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} deposits at {}/s (batch limit {} ms)",
-            percentile(latencies, 0.50),
-            percentile(latencies, 0.99),
-            percentile(latencies, 1.0),
-            latencies.len(),
+            latencies.ms(0.50),
+            latencies.ms(0.99),
+            latencies.ms(1.0),
+            latencies.count(),
             args.live_rate,
             args.live_batch_millis
         );
@@ -249,7 +250,7 @@ async fn sink_only(
 ) -> anyhow::Result<(Run, u64)> {
     let (mut sink, _) = HistorySink::connect(config, ProjectionMetrics::new()).await?;
     let mut documents = 0;
-    let (started, cpu) = (Instant::now(), cpu_time());
+    let (started, cpu) = (Instant::now(), ProcessTime::now());
     for (index, chunk) in payloads.chunks(batch_rows).enumerate() {
         let mut batch = Default::default();
         for (offset, payload) in chunk.iter().enumerate() {
@@ -276,16 +277,15 @@ async fn sink_only(
     let run = Run {
         records: payloads.len(),
         wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
+        cpu: cpu.elapsed(),
     };
     Ok((run, documents))
 }
 
 /// What the live phase measured.
 struct Live {
-    /// Sorted milliseconds from sending each deposit to its document answering
-    /// a search.
-    commands_ms: Vec<f64>,
+    /// From sending each deposit to its document answering a search.
+    commands: Latencies,
     /// The projection's own view: from each event's time to its batch being
     /// searchable (its end-to-end histogram): mean, and the bucket bound below
     /// which 99 % fall.
@@ -449,25 +449,17 @@ async fn live(
     }
 
     let sent_at = sent_at.lock().unwrap_or_else(|p| p.into_inner());
-    let mut latencies: Vec<f64> = seen
-        .iter()
-        .filter_map(|(id, visible)| {
-            sent_at
-                .get(id)
-                .map(|sent| visible.duration_since(*sent).as_secs_f64() * 1_000.0)
-        })
-        .collect();
-    if latencies.len() < total {
+    let latencies = measure::latencies(&seen, &sent_at);
+    if latencies.count() < total as u64 {
         bail!(
             "only {} of {total} deposits became searchable",
-            latencies.len()
+            latencies.count()
         );
     }
-    latencies.sort_by(f64::total_cmp);
     let (events_mean_ms, events_p99_bound_ms) =
         histogram_ms(&metrics, "ledgerstream_projection_end_to_end_seconds");
     Ok(Live {
-        commands_ms: latencies,
+        commands: latencies,
         events_mean_ms,
         events_p99_bound_ms,
     })

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
 
+use crate::measure::Latencies;
 use ledgerstream::query::Source;
 use ledgerstream_projections::clickhouse::read::{Reader, Waited};
 
@@ -73,7 +74,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.events, args.iterations
     );
 
-    let mut samples = Vec::with_capacity(args.iterations);
+    let mut samples = Latencies::default();
     for i in 0..args.iterations + 20 {
         let started = Instant::now();
         let (found, events) = reader
@@ -83,17 +84,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             bail!("account {account} lost version {version}: {found:?}");
         }
         if i >= 20 {
-            samples.push(started.elapsed());
+            samples.record(started.elapsed());
         }
     }
-    println!(
-        "in-process reads: {}",
-        crate::measure::latency_summary(&mut samples, "runs")
-    );
+    println!("in-process reads: {}", samples.summary("runs"));
 
     if args.spawn > 0 {
         let binary = crate::measure::ledgerstream_binary()?;
-        let mut samples = Vec::with_capacity(args.spawn);
+        let mut samples = Latencies::default();
         for _ in 0..args.spawn {
             let mut command = std::process::Command::new(&binary);
             command
@@ -105,15 +103,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .stdout(std::process::Stdio::null());
             let started = Instant::now();
             let status = tokio::task::spawn_blocking(move || command.status()).await??;
-            samples.push(started.elapsed());
+            samples.record(started.elapsed());
             if !status.success() {
                 bail!("`ledgerstream query account` failed: {status}");
             }
         }
-        println!(
-            "whole command:    {}",
-            crate::measure::latency_summary(&mut samples, "runs")
-        );
+        println!("whole command:    {}", samples.summary("runs"));
     }
     Ok(())
 }

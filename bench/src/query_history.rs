@@ -14,6 +14,7 @@ use serde_json::json;
 
 use ledgerstream_projections::history::read::{HistoryReader, Paging, Request};
 
+use crate::measure::Latencies;
 use ledgerstream::query::history::Source;
 
 #[derive(Debug, clap::Args)]
@@ -56,8 +57,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         reader.alias()
     );
 
-    let mut first = Vec::with_capacity(args.iterations / 2 + 1);
-    let mut deeper = Vec::with_capacity(args.iterations / 2 + 1);
+    let (mut first, mut deeper, mut both) = (
+        Latencies::default(),
+        Latencies::default(),
+        Latencies::default(),
+    );
     let mut after: Option<u64> = None;
     for i in 0..args.iterations + 20 {
         let paging = match after {
@@ -83,24 +87,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         if i >= 20 {
             match paging {
-                Paging::Number(_) => first.push(took),
-                Paging::After(_) => deeper.push(took),
+                Paging::Number(_) => first.record(took),
+                Paging::After(_) => deeper.record(took),
             }
+            both.record(took);
         }
     }
-    println!(
-        "first page:          {}",
-        crate::measure::latency_summary(&mut first, "pages")
-    );
-    println!(
-        "search_after pages:  {}",
-        crate::measure::latency_summary(&mut deeper, "pages")
-    );
-    let mut both = [first, deeper].concat();
-    println!(
-        "all pages:           {}",
-        crate::measure::latency_summary(&mut both, "pages")
-    );
+    println!("first page:          {}", first.summary("pages"));
+    println!("search_after pages:  {}", deeper.summary("pages"));
+    println!("all pages:           {}", both.summary("pages"));
     Ok(())
 }
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use cpu_time::ProcessTime;
 use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_runtime::decoder::Decoder;
@@ -29,7 +30,7 @@ use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::producer::{BaseRecord, Producer};
 
-use crate::measure::{Run, cpu_time, load_average, producer, send};
+use crate::measure::{Run, load_average, producer, send};
 use ledgerstream_processor::rebuild::Rebuilds;
 
 #[derive(Debug, clap::Args)]
@@ -99,7 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (decode, fold, finish, totals) = {
         let (decoder, records, id) = (decoder.clone(), records.clone(), id.clone());
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let (started, cpu) = (Instant::now(), cpu_time());
+            let (started, cpu) = (Instant::now(), ProcessTime::now());
             for (_, _, payload) in &records {
                 decoder
                     .decode::<EventRecord>(payload)
@@ -108,14 +109,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let decode = Run {
                 records: records.len(),
                 wall: started.elapsed(),
-                cpu: cpu_time().saturating_sub(cpu),
+                cpu: cpu.elapsed(),
             };
 
             let folder = std::env::temp_dir().join(format!("ledgerstream-bench-state-{id}"));
             let mut rebuilds =
                 Rebuilds::open(&folder, window, (0..partitions).map(|p| (p, 0, i64::MAX)))?;
             let mut offsets = vec![0_i64; partitions as usize];
-            let (started, cpu) = (Instant::now(), cpu_time());
+            let (started, cpu) = (Instant::now(), ProcessTime::now());
             for (partition, _, payload) in &records {
                 let offset = &mut offsets[*partition as usize];
                 rebuilds.fold(*partition, *offset, payload, &decoder)?;
@@ -124,7 +125,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let fold = Run {
                 records: records.len(),
                 wall: started.elapsed(),
-                cpu: cpu_time().saturating_sub(cpu),
+                cpu: cpu.elapsed(),
             };
             let started = Instant::now();
             let totals = rebuilds.finish()?;
@@ -180,7 +181,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let records = records[..count].to_vec();
             tokio::task::spawn_blocking(move || -> anyhow::Result<Run> {
                 let producer = producer(&brokers, 20, "lz4")?;
-                let (started, cpu) = (Instant::now(), cpu_time());
+                let (started, cpu) = (Instant::now(), ProcessTime::now());
                 for (partition, key, payload) in &records {
                     send(
                         &producer,
@@ -194,7 +195,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Ok(Run {
                     records: records.len(),
                     wall: started.elapsed(),
-                    cpu: cpu_time().saturating_sub(cpu),
+                    cpu: cpu.elapsed(),
                 })
             })
             .await??

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use crossterm::cursor::MoveTo;
+use crossterm::execute;
+use crossterm::style::Print;
+use crossterm::terminal::{Clear, ClearType};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_lag::{
     ExporterHealth, LagConfig, LagError, LagMetrics, Report, ViewOptions, Watcher, exporter, view,
@@ -54,21 +58,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.validate()?;
     probe::probe(&endpoints.broker).await?;
 
-    let view = ViewOptions {
-        color: std::io::stdout().is_terminal(),
-        interval: config.interval(),
-        stall_after: config.stall_after(),
-    };
+    let view = ViewOptions::for_stdout(&config, args.once, std::io::stdout().is_terminal());
     let mut watcher = Watcher::new(config.clone());
     if args.once {
         let report = watcher.round().await?;
-        print(&view::render(
-            &report,
-            ViewOptions {
-                color: false,
-                ..view
-            },
-        ))?;
+        print(&view::render(&report, view))?;
         return Ok(());
     }
     if args.serve {
@@ -103,7 +97,12 @@ async fn draw(mut watcher: Watcher, config: &LagConfig, view: ViewOptions) -> an
         };
         if view.color {
             // Home and clear, then the new table: a redraw in place.
-            print(&format!("\x1b[H\x1b[2J{text}"))?;
+            execute!(
+                std::io::stdout(),
+                MoveTo(0, 0),
+                Clear(ClearType::All),
+                Print(text)
+            )?;
         } else {
             print(&format!("{text}\n"))?;
         }

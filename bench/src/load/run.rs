@@ -1,4 +1,3 @@
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -14,6 +13,7 @@ use super::plan::{Effect, Invalid, Mix, Plan, Planned, parse_mix};
 use super::stats::{Run, Stats};
 use crate::measure::load_average;
 use ledgerstream::exit::Exit;
+use ledgerstream::replay::progress::StatusLine;
 use ledgerstream::signals::shutdown;
 
 #[derive(Debug, clap::Args)]
@@ -57,7 +57,8 @@ pub struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// How the summary is printed on standard output: `human` or `json`. The
-    /// status line goes to standard error either way.
+    /// status line goes to standard error either way: redrawn every second on a
+    /// terminal, and its last state printed at the end.
     #[arg(long, value_enum, default_value = "human")]
     output: Output,
     /// Appended to the topic names, to reach a pipeline run with the same
@@ -108,7 +109,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut plan = Plan::new(&prefix, &args.currency, args.mix, args.invalid, seed);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut signals = count_signals();
-    let status = Status::new();
+    let status = StatusLine::new();
 
     // Open the accounts first, as fast as the in-flight limit lets.
     let setup_started = Instant::now();
@@ -159,7 +160,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             _ = every_second.tick() => {
                 let rate_now = (stats.sent - last_sent) as f64;
                 last_sent = stats.sent;
-                status.show(&stats.status(started.elapsed(), duration, rate_now));
+                status.show(stats.status(started.elapsed(), duration, rate_now));
             }
             _ = tick.tick() => {
                 let elapsed = started.elapsed();
@@ -185,7 +186,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // Wait for what is in flight (another Ctrl-C stops waiting); results come
     // within the timeout or time out.
     if stats.in_flight() > 0 {
-        status.show(&format!(
+        status.show(format!(
             "waiting for {} results (Ctrl-C to stop waiting)",
             stats.in_flight()
         ));
@@ -197,7 +198,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             _ = signals.changed() => break,
             Some(done) = done_rx.recv() => settle(&mut plan, &mut stats, done),
             _ = every_second.tick() => {
-                status.show(&stats.status(started.elapsed(), duration, 0.0));
+                status.show(stats.status(started.elapsed(), duration, 0.0));
             }
         }
     }
@@ -331,34 +332,4 @@ fn settle(plan: &mut Plan, stats: &mut Stats, done: Done) {
         }
     };
     plan.settle(done.effect, accepted);
-}
-
-/// The status line on standard error: redrawn in place on a terminal, one line a
-/// second otherwise.
-struct Status {
-    terminal: bool,
-}
-
-impl Status {
-    fn new() -> Self {
-        Self {
-            terminal: std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn show(&self, line: &str) {
-        if self.terminal {
-            eprint!("\r\x1b[K{line}");
-        } else {
-            eprintln!("{line}");
-        }
-    }
-
-    fn finish(&self, line: &str) {
-        if self.terminal {
-            eprintln!("\r\x1b[K{line}");
-        } else {
-            eprintln!("{line}");
-        }
-    }
 }

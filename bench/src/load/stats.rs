@@ -5,85 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// Latencies in microseconds, in log-linear buckets: 32 per power of two above
-/// 64 µs, so a quantile is off by at most about 3 %, in constant memory however
-/// long the run.
-#[derive(Debug, Clone)]
-pub struct Histogram {
-    counts: Vec<u64>,
-    total: u64,
-    max: u64,
-}
-
-const LINEAR: u64 = 64;
-const PER_OCTAVE: u64 = 32;
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Self {
-            // 64 linear buckets, then 32 for each of the 58 octaves above.
-            counts: vec![0; 64 + 58 * 32],
-            total: 0,
-            max: 0,
-        }
-    }
-}
-
-impl Histogram {
-    fn index(micros: u64) -> usize {
-        if micros < LINEAR {
-            return micros as usize;
-        }
-        let octave = 63 - u64::from(micros.leading_zeros()); // 6 and up
-        let shift = octave - 5;
-        let top = micros >> shift; // 32..=63
-        (LINEAR + (shift - 1) * PER_OCTAVE + (top - PER_OCTAVE)) as usize
-    }
-
-    /// The middle of bucket `index`.
-    fn value(index: usize) -> u64 {
-        let index = index as u64;
-        if index < LINEAR {
-            return index;
-        }
-        let k = index - LINEAR;
-        let shift = k / PER_OCTAVE + 1;
-        let top = k % PER_OCTAVE + PER_OCTAVE;
-        let low = top << shift;
-        low + ((1 << shift) - 1) / 2
-    }
-
-    pub fn record(&mut self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.counts[Self::index(micros)] += 1;
-        self.total += 1;
-        self.max = self.max.max(micros);
-    }
-
-    pub fn count(&self) -> u64 {
-        self.total
-    }
-
-    /// The `q` quantile (0 to 1); `None` before the first latency.
-    pub fn quantile(&self, q: f64) -> Option<Duration> {
-        if self.total == 0 {
-            return None;
-        }
-        let rank = ((self.total as f64 * q).ceil() as u64).clamp(1, self.total);
-        let mut seen = 0;
-        for (index, count) in self.counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return Some(Duration::from_micros(Self::value(index).min(self.max)));
-            }
-        }
-        Some(Duration::from_micros(self.max))
-    }
-
-    pub fn max(&self) -> Option<Duration> {
-        (self.total > 0).then(|| Duration::from_micros(self.max))
-    }
-}
+use crate::measure::Latencies;
 
 /// Everything a run counts.
 #[derive(Debug, Default)]
@@ -100,9 +22,9 @@ pub struct Stats {
     /// Commands not sent because the run was more than a second behind its rate.
     pub skipped: u64,
     /// Command queued → result read.
-    pub latency: Histogram,
+    pub latency: Latencies,
     /// Result written (its record's timestamp) → result read: the client's share.
-    pub read_delay: Histogram,
+    pub read_delay: Latencies,
 }
 
 impl Stats {
@@ -292,48 +214,6 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_are_continuous_and_ordered() {
-        let mut last = 0;
-        for micros in 0..100_000 {
-            let index = Histogram::index(micros);
-            assert!(index == last || index == last + 1, "{micros}");
-            last = index;
-        }
-        assert!(Histogram::index(u64::MAX) < Histogram::default().counts.len());
-    }
-
-    #[test]
-    fn quantiles_are_within_a_few_percent() {
-        let mut histogram = Histogram::default();
-        assert_eq!(histogram.quantile(0.5), None);
-        for micros in 1..=10_000 {
-            histogram.record(Duration::from_micros(micros));
-        }
-        let close = |q: f64, expected: f64| {
-            let got = histogram.quantile(q).unwrap().as_micros() as f64;
-            assert!(
-                (got - expected).abs() <= expected * 0.035,
-                "q{q}: {got} vs {expected}"
-            );
-        };
-        close(0.5, 5_000.0);
-        close(0.9, 9_000.0);
-        close(0.99, 9_900.0);
-        assert_eq!(histogram.max(), Some(Duration::from_micros(10_000)));
-        assert_eq!(histogram.count(), 10_000);
-    }
-
-    #[test]
-    fn small_latencies_are_exact() {
-        let mut histogram = Histogram::default();
-        for micros in [3, 3, 3, 50] {
-            histogram.record(Duration::from_micros(micros));
-        }
-        assert_eq!(histogram.quantile(0.5), Some(Duration::from_micros(3)));
-        assert_eq!(histogram.quantile(1.0), Some(Duration::from_micros(50)));
-    }
 
     #[test]
     fn the_summary_names_every_reason() {

@@ -17,6 +17,7 @@ use super::input::{
 };
 use super::output::{Format, Origin, Printer, Report, Tally};
 use crate::exit::Exit;
+use crate::replay::progress::StatusLine;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -52,7 +53,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1_000, global = true)]
     in_flight: usize,
     /// Show a progress line on standard error while reading JSON lines (on by
-    /// default when standard error is a terminal and standard output is not).
+    /// default when standard error is a terminal and standard output is not;
+    /// never drawn when standard error is not a terminal).
     #[arg(long, global = true)]
     progress: bool,
     /// Appended to the topic names, to reach a pipeline run with the same
@@ -412,7 +414,7 @@ impl Lines<'_> {
             }
             loop {
                 self.print_ready(&mut window, printer).await?;
-                if let Some(progress) = &mut self.progress {
+                if let Some(progress) = &self.progress {
                     progress.show(number, &printer.tally, window.len());
                 }
                 if window.len() <= self.in_flight {
@@ -423,7 +425,7 @@ impl Lines<'_> {
         self.in_flight = 0;
         while !window.is_empty() {
             self.print_ready(&mut window, printer).await?;
-            if let Some(progress) = &mut self.progress {
+            if let Some(progress) = &self.progress {
                 progress.show(number, &printer.tally, window.len());
             }
         }
@@ -475,37 +477,32 @@ impl Lines<'_> {
     }
 }
 
-/// `12,345 lines read, 12,000 done, 345 in flight, 1,234/s`, redrawn at most once
-/// a second on standard error.
+/// `12345 lines read, 12000 done (11900 accepted, 100 rejected), 345 in flight,
+/// 1234/s`, redrawn in place on standard error while it is a terminal.
 struct Progress {
     started: Instant,
-    shown: Instant,
+    line: StatusLine,
 }
 
 impl Progress {
     fn new() -> Self {
-        let now = Instant::now();
         Self {
-            started: now,
-            shown: now,
+            started: Instant::now(),
+            line: StatusLine::new(),
         }
     }
 
-    fn show(&mut self, read: usize, tally: &Tally, in_flight: usize) {
-        if self.shown.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        self.shown = Instant::now();
+    fn show(&self, read: usize, tally: &Tally, in_flight: usize) {
         let done = tally.sent + tally.answered() + tally.timed_out + tally.failed;
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        eprint!(
-            "\r\x1b[K{read} lines read, {done} done ({} accepted, {} rejected), {in_flight} in flight, {rate:.0}/s",
+        self.line.show(format!(
+            "{read} lines read, {done} done ({} accepted, {} rejected), {in_flight} in flight, {rate:.0}/s",
             tally.accepted,
             tally.rejected.values().sum::<usize>()
-        );
+        ));
     }
 
     fn clear(&self) {
-        eprint!("\r\x1b[K");
+        self.line.clear();
     }
 }

@@ -7,13 +7,13 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use indicatif::HumanCount;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_runtime::topics::TopicNames;
 
 use super::Source;
 use super::format;
 use crate::exit::Exit;
-use crate::replay::progress::thousands;
 use ledgerstream_projections::clickhouse::read::{AccountRow, Reader, Waited};
 use ledgerstream_projections::rebuild::positions::{self, EventLog};
 
@@ -138,7 +138,7 @@ async fn describe_lag(reader: &Reader, topic_suffix: &str, endpoints: &Endpoints
                 format!(
                     "the clickhouse projection is {} offset{} behind {topic}, events and \
                      transaction markers (is `ledgerstream project clickhouse` running?)",
-                    thousands(behind),
+                    HumanCount(behind),
                     if behind == 1 { "" } else { "s" }
                 )
             }

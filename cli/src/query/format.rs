@@ -4,25 +4,17 @@
 //! Amounts are decimals with their currency (`1234.50 USD`), read from the
 //! integer minor units the tables keep; times are UTC, ISO 8601.
 
+use jiff::Timestamp;
 use ledgerstream_producers::amount::format_minor;
 use serde_json::{Value, json};
 
 use ledgerstream_projections::clickhouse::read::{AccountRow, EventRow};
-use ledgerstream_projections::clickhouse::switch::civil_from_days;
 
-/// Epoch milliseconds as `2025-01-01T12:04:05.123Z`.
+/// Epoch milliseconds as `2025-01-01T12:04:05.123Z` (`… ms` beyond the years
+/// 9999 BC to 9999).
 pub fn utc(epoch_ms: i64) -> String {
-    let days = epoch_ms.div_euclid(86_400_000);
-    let ms_of_day = epoch_ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_from_days(days);
-    let seconds = ms_of_day / 1_000;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        seconds / 3_600,
-        seconds / 60 % 60,
-        seconds % 60,
-        ms_of_day % 1_000
-    )
+    Timestamp::from_millisecond(epoch_ms)
+        .map_or_else(|_| format!("{epoch_ms} ms"), |at| format!("{at:.3}"))
 }
 
 /// `1234.50 USD`.

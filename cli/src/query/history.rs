@@ -36,6 +36,10 @@
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use indicatif::HumanCount;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_producers::amount::format_minor;
 use ledgerstream_projections::history::read::{
@@ -47,7 +51,6 @@ use serde_json::{Value, json};
 
 use super::format::utc;
 use crate::exit::Exit;
-use crate::replay::progress::thousands;
 
 /// How the page is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -248,105 +251,26 @@ pub enum Bound {
     To,
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of
-/// `civil_from_days`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn digits(text: &str, what: &str) -> Result<i64, String> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("has no valid {what}"));
-    }
-    text.parse().map_err(|_| format!("has no valid {what}"))
-}
-
 /// `2025-11-01`, `2025-11-01T08:00:00Z`, `2025-11-01T08:00:00.250+01:00` as
 /// epoch milliseconds. A bare date is midnight UTC; as [`Bound::To`], the next
-/// midnight (its whole day included).
+/// midnight (its whole day included). A time needs its offset (`Z` or `±hh:mm`).
 pub fn parse_time(text: &str, bound: Bound) -> Result<i64, String> {
-    let fail = |why: String| format!("{text:?} {why}; write 2025-11-01 or 2025-11-01T08:00:00Z");
-    let (date, time) = match text.split_once(['T', 't', ' ']) {
-        Some((date, time)) => (date, Some(time)),
-        None => (text, None),
+    let fail = |error: jiff::Error| {
+        format!(
+            "{text:?} is not a date or a time ({error}); write 2025-11-01 or 2025-11-01T08:00:00Z"
+        )
     };
-    let mut parts = date.split('-');
-    let (Some(year), Some(month), Some(day), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(fail("is not a date".to_owned()));
-    };
-    let year = digits(year, "year").map_err(fail)?;
-    let month = u32::try_from(digits(month, "month").map_err(fail)?).unwrap_or(0);
-    let day = u32::try_from(digits(day, "day").map_err(fail)?).unwrap_or(0);
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&month) || day == 0 || day > month_days[month as usize - 1] {
-        return Err(fail("is not a date of the calendar".to_owned()));
+    if text.contains(['T', 't', ' ']) {
+        let at: Timestamp = text.parse().map_err(fail)?;
+        return Ok(at.as_millisecond());
     }
-    let midnight = days_from_civil(year, month, day) * 86_400_000;
-    let Some(time) = time else {
-        return Ok(match bound {
-            Bound::From => midnight,
-            Bound::To => midnight + 86_400_000,
-        });
+    let date: Date = text.parse().map_err(fail)?;
+    let day = match bound {
+        Bound::From => date,
+        Bound::To => date.tomorrow().map_err(fail)?,
     };
-    // hh:mm:ss[.fff](Z|±hh:mm)
-    let (clock, offset_ms) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
-        (clock, 0)
-    } else if let Some(at) = time.rfind(['+', '-']) {
-        let (clock, zone) = time.split_at(at);
-        let sign = if zone.starts_with('-') { -1 } else { 1 };
-        let Some((hours, minutes)) = zone[1..].split_once(':') else {
-            return Err(fail("has no valid offset".to_owned()));
-        };
-        let hours = digits(hours, "offset").map_err(fail)?;
-        let minutes = digits(minutes, "offset").map_err(fail)?;
-        (clock, sign * (hours * 3_600_000 + minutes * 60_000))
-    } else {
-        return Err(fail("has no time zone (Z or ±hh:mm)".to_owned()));
-    };
-    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut fields = whole.split(':');
-    let (Some(hours), Some(minutes), Some(seconds), None) =
-        (fields.next(), fields.next(), fields.next(), fields.next())
-    else {
-        return Err(fail("has no valid time".to_owned()));
-    };
-    let hours = digits(hours, "hour").map_err(fail)?;
-    let minutes = digits(minutes, "minute").map_err(fail)?;
-    let seconds = digits(seconds, "second").map_err(fail)?;
-    if hours > 23 || minutes > 59 || seconds > 60 {
-        return Err(fail("has no valid time".to_owned()));
-    }
-    let millis = if fraction.is_empty() {
-        0
-    } else {
-        let first: String = fraction.chars().chain("00".chars()).take(3).collect();
-        digits(fraction, "fraction").map_err(fail)?;
-        digits(&first, "fraction").map_err(fail)?
-    };
-    Ok(midnight + hours * 3_600_000 + minutes * 60_000 + seconds * 1_000 + millis - offset_ms)
+    let midnight = day.to_zoned_datetime(TimeZone::UTC).map_err(fail)?;
+    Ok(midnight.timestamp().as_millisecond())
 }
 
 /// `CREDIT` and the others as statements print them.
@@ -390,7 +314,7 @@ pub fn human(request: &Request, page: &Page) -> String {
     out.push_str(&format!(
         "account {}: {} movement{}{range}{currency}; {at}, {} shown\n",
         request.account,
-        thousands(page.total),
+        HumanCount(page.total),
         if page.total == 1 { "" } else { "s" },
         page.movements.len()
     ));
@@ -512,6 +436,10 @@ mod tests {
             parse_time("2025-01-01T11:34:06.5-00:30", Bound::From),
             Ok(1_735_733_046_500)
         );
+        assert_eq!(
+            parse_time("2025-01-01 12:04:06.007z", Bound::From),
+            Ok(1_735_733_046_007)
+        );
         assert_eq!(parse_time("2024-02-29", Bound::From), Ok(1_709_164_800_000));
         for bad in [
             "2025-02-29",
@@ -522,15 +450,6 @@ mod tests {
             "2025-01-01T25:00:00Z",
         ] {
             assert!(parse_time(bad, Bound::From).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn days_from_civil_inverts_civil_from_days() {
-        for days in [-800_000, -1, 0, 1, 19_000, 20_089, 2_000_000] {
-            let (year, month, day) =
-                ledgerstream_projections::clickhouse::switch::civil_from_days(days);
-            assert_eq!(days_from_civil(year, month, day), days);
         }
     }
 

@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use indicatif::HumanCount;
+use jiff::Timestamp;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_projections::clickhouse::server::ServerVersion;
 use ledgerstream_projections::clickhouse::{
@@ -32,7 +34,7 @@ use ledgerstream_runtime::clock::now_millis;
 use ledgerstream_runtime::decoder::Decoder;
 use tracing::{info, warn};
 
-use super::progress::{Bar, thousands};
+use super::progress::Bar;
 use ledgerstream_projections::clickhouse::journal::{Entry, Journal, Stage};
 use ledgerstream_projections::clickhouse::switch::{
     self, next_version, parse_version, set_suffix, stamp,
@@ -271,8 +273,8 @@ impl Replay {
         if done > 0 {
             eprintln!(
                 "resuming: {} of {} events already in {}",
-                thousands(done),
-                thousands(total),
+                HumanCount(done),
+                HumanCount(total),
                 self.replayed.events
             );
         }
@@ -317,8 +319,7 @@ impl Replay {
             connect,
         ));
 
-        let mut bar = Bar::new();
-        bar.update(done, total, "");
+        let bar = Bar::start(done, total);
         let mut mark: (Instant, Marks) = (Instant::now(), start.clone());
         let mut latest = start.clone();
         let mut finished = None;
@@ -354,7 +355,7 @@ impl Replay {
             let note = if positions::reached(&at, &start) {
                 format!(
                     "past the start's log end; lag {}",
-                    thousands(positions::lag(&at, &latest))
+                    HumanCount(positions::lag(&at, &latest))
                 )
             } else {
                 String::new()
@@ -370,9 +371,9 @@ impl Replay {
                     eprintln!(
                         "replayed {} events up to the log's end at the start in {:.1} s: {} events/s \
                          (group join included; seen every {} ms)",
-                        thousands(written),
+                        HumanCount(written),
                         took.as_secs_f64(),
-                        thousands((written as f64 / took.as_secs_f64().max(1e-9)) as u64),
+                        HumanCount((written as f64 / took.as_secs_f64().max(1e-9)) as u64),
                         TICK.as_millis()
                     );
                     break Outcome::CaughtUp;
@@ -406,10 +407,10 @@ impl Replay {
 
     /// Records the switch, then makes it.
     async fn switch(&self, entry: &Entry, tail_from: Positions) -> anyhow::Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let old_set = set_suffix(&self.args.table_suffix, &format!("old_{}", stamp(now)));
+        let old_set = set_suffix(
+            &self.args.table_suffix,
+            &format!("old_{}", stamp(Timestamp::now())),
+        );
         let stage = Stage::Switching {
             old_set: old_set.clone(),
             tail_from: tail_from.clone(),
@@ -474,7 +475,7 @@ impl Replay {
             "switched: {} and the rest of the set now hold the replay ({} events of the tail \
              written after the rename); {before}",
             self.live.events,
-            thousands(written.events),
+            HumanCount(written.events),
         );
         if self.args.drop_old {
             self.drop_set(&old).await?;

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use indicatif::HumanCount;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_projections::history::alias::{
     self, concrete_indices, delete_index, next_version, swap,
@@ -34,7 +35,7 @@ use ledgerstream_projections::{
 };
 use tracing::{info, warn};
 
-use super::progress::{Bar, thousands};
+use super::progress::Bar;
 use ledgerstream_projections::history::read::HistoryReader;
 
 use crate::query::history::Source;
@@ -151,8 +152,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if done > 0 {
         eprintln!(
             "resuming: {} of {} events already in {}",
-            thousands(done),
-            thousands(total),
+            HumanCount(done),
+            HumanCount(total),
             indices.concrete
         );
     }
@@ -200,8 +201,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         connect,
     ));
 
-    let mut bar = Bar::new();
-    bar.update(done, total, "");
+    let bar = Bar::start(done, total);
     let mut mark: (Instant, Marks) = (Instant::now(), start.clone());
     let mut finished = None;
     let outcome = loop {
@@ -229,7 +229,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let note = if positions::reached(&at, &start) {
             format!(
                 "past the start's log end; lag {}",
-                thousands(positions::lag(&at, &mark.1))
+                HumanCount(positions::lag(&at, &mark.1))
             )
         } else {
             String::new()

@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use indicatif::HumanCount;
+use jiff::Timestamp;
 use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processor::rebuild::{Rebuilds, Totals};
@@ -35,7 +37,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::warn;
 
-use super::progress::{Bar, thousands};
+use super::progress::Bar;
 use ledgerstream_projections::clickhouse::switch::stamp;
 use ledgerstream_projections::rebuild::positions::{EventLog, Marks};
 
@@ -127,7 +129,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let staging = args
         .state_dir
-        .join(format!(".replay-{}", stamp(now_seconds())));
+        .join(format!(".replay-{}", stamp(Timestamp::now())));
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     let rebuilds = Rebuilds::open(
         &staging,
@@ -169,16 +171,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "rebuilt partitions {partitions:?} in {}: {} events folded into {} accounts, \
          {} events/s",
         args.state_dir.display(),
-        thousands(events),
-        thousands(accounts),
-        thousands(rate(events, elapsed) as u64),
+        HumanCount(events),
+        HumanCount(accounts),
+        HumanCount(rate(events, elapsed) as u64),
     );
     if let Some(fold) = timing.fold {
         eprintln!(
             "  fetch from the broker: {} events/s ({:.2} s); fold from memory: {} events/s ({:.2} s)",
-            thousands(rate(events, timing.fetch) as u64),
+            HumanCount(rate(events, timing.fetch) as u64),
             timing.fetch.as_secs_f64(),
-            thousands(rate(events, fold) as u64),
+            HumanCount(rate(events, fold) as u64),
             fold.as_secs_f64()
         );
     }
@@ -311,8 +313,7 @@ fn fold_all(
         .map(|(_, (low, high))| (high - low).max(0) as u64)
         .sum();
     let low_of = |partition: i32| marks.get(&partition).map_or(0, |m| m.0);
-    let mut bar = Bar::new();
-    bar.update(0, total, "");
+    let bar = Bar::start(0, total);
     let mut drawn = Instant::now();
     let started = Instant::now();
     let mut prefetched: Vec<(i32, i64, Vec<u8>)> = Vec::new();
@@ -383,7 +384,7 @@ fn fold_all(
 /// Moves each old store aside and the new one into its place; where the old
 /// ones went.
 fn swap_in(dir: &Path, staging: &Path, held: Vec<Held>) -> anyhow::Result<Vec<(i32, PathBuf)>> {
-    let time = stamp(now_seconds());
+    let time = stamp(Timestamp::now());
     let mut moved = Vec::new();
     for old in held {
         let new = PartitionStore::path(staging, old.partition);
@@ -405,10 +406,4 @@ fn swap_in(dir: &Path, staging: &Path, held: Vec<Held>) -> anyhow::Result<Vec<(i
         // The lock on the old store goes with `old` here.
     }
     Ok(moved)
-}
-
-fn now_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -15,8 +15,14 @@
 //! Unknowns print as `-`: a trend needs two samples, so `--once` has none.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use comfy_table::presets::NOTHING;
+use comfy_table::{Attribute, Cell, CellAlignment, Color, Table};
+use crossterm::style::Stylize;
+use jiff::Timestamp;
+
+use super::config::LagConfig;
 use super::monitor::{GroupReport, PartitionReport, Report};
 use super::trend::Direction;
 
@@ -27,6 +33,19 @@ pub struct ViewOptions {
     pub color: bool,
     pub interval: Duration,
     pub stall_after: Duration,
+}
+
+impl ViewOptions {
+    /// The view of `config` on standard output: coloured only for the live view
+    /// on a terminal; one table (`once`) is for files, pipes and scripts as
+    /// often as for people.
+    pub fn for_stdout(config: &LagConfig, once: bool, terminal: bool) -> Self {
+        Self {
+            color: terminal && !once,
+            interval: config.interval(),
+            stall_after: config.stall_after(),
+        }
+    }
 }
 
 /// The column titles, in order; scripts can rely on them.
@@ -48,10 +67,8 @@ const RIGHT: [bool; 10] = [
     false, false, true, true, true, true, true, false, true, false,
 ];
 
-const RED: &str = "\x1b[1;31m";
-const YELLOW: &str = "\x1b[33m";
-const GREEN: &str = "\x1b[32m";
-const RESET: &str = "\x1b[0m";
+/// Spaces between two columns.
+const GAP: u16 = 2;
 
 /// The whole view of `report`.
 pub fn render(report: &Report, options: ViewOptions) -> String {
@@ -76,18 +93,8 @@ pub fn render(report: &Report, options: ViewOptions) -> String {
         .flat_map(|group| group.partitions.iter().map(move |p| row(group, p)))
         .collect();
     if !rows.is_empty() {
-        let mut widths = COLUMNS.map(str::len);
-        for (cells, _) in &rows {
-            for (width, cell) in widths.iter_mut().zip(cells) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-        out.push_str(&line(&header, &widths, None, options.color));
-        for (cells, status) in &rows {
-            out.push_str(&line(cells, &widths, Some(*status), options.color));
-        }
-        out.push('\n');
+        out.push_str(&table(rows, options.color).trim_fmt());
+        out.push_str("\n\n");
     }
     for group in &report.groups {
         out.push_str(&summary(group, options));
@@ -112,15 +119,18 @@ impl Status {
         }
     }
 
-    fn color(self) -> &'static str {
+    /// The status cell: green, yellow or bold red when styled.
+    fn cell(self) -> Cell {
+        let cell = Cell::new(self.text());
         match self {
-            Status::CaughtUp => GREEN,
-            Status::Behind => YELLOW,
-            Status::Stalled => RED,
+            Status::CaughtUp => cell.fg(Color::DarkGreen),
+            Status::Behind => cell.fg(Color::DarkYellow),
+            Status::Stalled => cell.fg(Color::DarkRed).add_attribute(Attribute::Bold),
         }
     }
 }
 
+/// A row's cells but the status, and the status.
 fn row(group: &GroupReport, partition: &PartitionReport) -> (Vec<String>, Status) {
     let sample = &partition.sample;
     let trend = &partition.trend;
@@ -145,34 +155,32 @@ fn row(group: &GroupReport, partition: &PartitionReport) -> (Vec<String>, Status
             .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
         trend.direction.map_or("-", Direction::arrow).to_owned(),
         trend.eta.map_or_else(|| "-".to_owned(), duration),
-        status.text().to_owned(),
     ];
     (cells, status)
 }
 
-fn line(cells: &[String], widths: &[usize], status: Option<Status>, color: bool) -> String {
-    let mut text = String::new();
-    let last = cells.len() - 1;
-    for (i, (cell, &width)) in cells.iter().zip(widths).enumerate() {
-        let pad = width.saturating_sub(cell.chars().count());
-        if i > 0 {
-            text.push_str("  ");
-        }
-        if RIGHT[i] {
-            text.extend(std::iter::repeat_n(' ', pad));
-        }
-        match status {
-            Some(status) if color && i == last => {
-                let _ = write!(text, "{}{cell}{RESET}", status.color());
-            }
-            _ => text.push_str(cell),
-        }
-        if !RIGHT[i] && i != last {
-            text.extend(std::iter::repeat_n(' ', pad));
+/// The rows under [`COLUMNS`], without borders: columns two spaces apart,
+/// numbers aligned right, the status coloured only when `color` (never from
+/// comfy-table's own look at stdout: the caller decides).
+fn table(rows: Vec<(Vec<String>, Status)>, color: bool) -> Table {
+    let mut table = Table::new();
+    table.load_style(NOTHING).set_header(COLUMNS);
+    if color {
+        table.enforce_styling().style_text_only();
+    } else {
+        table.force_no_tty();
+    }
+    for (cells, status) in rows {
+        table.add_row(cells.into_iter().map(Cell::new).chain([status.cell()]));
+    }
+    let last = COLUMNS.len() - 1;
+    for (index, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if index == last { 0 } else { GAP }));
+        if RIGHT[index] {
+            column.set_cell_alignment(CellAlignment::Right);
         }
     }
-    text.push('\n');
-    text
+    table
 }
 
 /// `group: 32 behind, oldest 1.3 s, ↓ -8.0/s, caught up in ~4 s`
@@ -206,7 +214,7 @@ fn summary(group: &GroupReport, options: ViewOptions) -> String {
             .max()
             .unwrap_or_default();
         let flag = if options.color {
-            format!("{RED}STALLED{RESET}")
+            "STALLED".dark_red().bold().to_string()
         } else {
             "STALLED".to_owned()
         };
@@ -247,17 +255,14 @@ fn age(seconds: f64) -> String {
 
 /// `HH:MM:SS UTC`.
 fn time_of_day(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!(
-        "{:02}:{:02}:{:02} UTC",
-        secs / 3_600 % 24,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let at = Timestamp::try_from(at).unwrap_or(Timestamp::UNIX_EPOCH);
+    at.strftime("%H:%M:%S UTC").to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
     use crate::sample::PartitionSample;
     use crate::trend::Assessment;
@@ -456,7 +461,7 @@ mod tests {
     #[test]
     fn colour_marks_the_status_only_when_asked() {
         let plain = render(&report(), PLAIN);
-        assert!(!plain.contains('\x1b'));
+        assert!(!plain.contains('\x1b'), "{plain:?}");
         let colored = render(
             &report(),
             ViewOptions {
@@ -464,8 +469,34 @@ mod tests {
                 ..PLAIN
             },
         );
-        assert!(colored.contains(&format!("{RED}STALLED{RESET}")));
-        assert!(colored.contains(&format!("{GREEN}caught up{RESET}")));
+        let lines: Vec<&str> = colored.lines().collect();
+        for (row, status) in lines[3..6].iter().zip(["caught up", "behind", "STALLED"]) {
+            let (before, styled) = row.split_once('\x1b').expect("a styled status");
+            assert!(
+                !before.contains(status) && styled.contains(status),
+                "{row:?}"
+            );
+        }
+        assert!(colored.contains(&"STALLED".dark_red().bold().to_string()));
+        assert_eq!(colored.lines().count(), plain.lines().count());
+    }
+
+    #[test]
+    fn off_a_terminal_or_once_the_view_carries_no_escape_codes() {
+        let config = LagConfig::new("localhost:9092");
+        for (once, terminal) in [(true, false), (false, false), (true, true)] {
+            let text = render(&report(), ViewOptions::for_stdout(&config, once, terminal));
+            assert!(text.contains("STALLED"), "{text}");
+            assert!(
+                !text.contains('\x1b'),
+                "once {once}, terminal {terminal}: {text:?}"
+            );
+        }
+        let live = render(&report(), ViewOptions::for_stdout(&config, false, true));
+        assert!(
+            live.contains('\x1b'),
+            "the live view on a terminal has colour"
+        );
     }
 
     #[test]

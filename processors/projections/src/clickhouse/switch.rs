@@ -35,6 +35,7 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
+use jiff::Timestamp;
 
 use crate::clickhouse::Tables;
 use crate::clickhouse::schema::MIGRATIONS;
@@ -219,33 +220,9 @@ pub fn view_statements(suffix: &str, versions: &BTreeSet<u32>) -> Vec<String> {
         .collect()
 }
 
-/// UTC `YYYYMMDDThhmmss` of epoch seconds: part of the old set's name.
-pub fn stamp(epoch_seconds: u64) -> String {
-    let days = (epoch_seconds / 86_400) as i64;
-    let rest = epoch_seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`, written out).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// UTC `YYYYMMDDThhmmss` of `at`: part of the old set's name.
+pub fn stamp(at: Timestamp) -> String {
+    at.strftime("%Y%m%dT%H%M%S").to_string()
 }
 
 /// Parses `--into`: `v<N>` with N ≥ 2 (the first set is the live one).
@@ -597,9 +574,9 @@ mod tests {
 
     #[test]
     fn stamps_are_utc_calendar_times() {
-        assert_eq!(stamp(0), "19700101T000000");
-        assert_eq!(stamp(951_782_400), "20000229T000000");
-        assert_eq!(stamp(1_735_733_045), "20250101T120405");
+        let at = |second| Timestamp::from_second(second).unwrap();
+        assert_eq!(stamp(Timestamp::UNIX_EPOCH), "19700101T000000");
+        assert_eq!(stamp(at(1_735_733_045)), "20250101T120405");
     }
 
     #[test]

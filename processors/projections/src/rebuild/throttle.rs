@@ -1,73 +1,63 @@
 //! `--throttle`: at most so many events per second, so that a replay leaves the
 //! broker and ClickHouse room for the live pipeline.
 //!
-//! A token bucket wrapped around the sink: [`Throttled::add`] takes a token per
-//! event, and when the bucket is empty the runner's thread sleeps before taking
-//! the event into its batch. Fetching slows down behind it (the consumer's queue
-//! fills up), and nothing else in the runner changes.
+//! A governor rate limiter (GCRA: a token bucket kept as one timestamp) wrapped
+//! around the sink: [`Throttled::add`] lets one event through per cell, and
+//! when none is free the runner's thread sleeps before taking the event into
+//! its batch. Fetching slows down behind it (the consumer's queue fills up),
+//! and nothing else in the runner changes.
 
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::checkpoint::Checkpoint;
 use crate::{Rejected, Sink, SourcedEvent, Written};
 
-/// Sleeps shorter than this are saved up: the OS cannot sleep for microseconds,
-/// and many small debts make one sleep worth taking.
+/// Sleeps shorter than this are not taken: the OS cannot sleep for
+/// microseconds, and the cells freed meanwhile let the next events through at
+/// once, so one longer sleep paces as well as many short ones.
 const MIN_SLEEP: Duration = Duration::from_millis(2);
 
-/// Tokens refill at `rate` per second up to `burst`; each event takes one. A
-/// missing token is a debt, paid by waiting `debt / rate`.
-#[derive(Debug, Clone)]
-pub struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
+/// `rate` events per second (at least one), with a burst of one second's
+/// worth: the runner stops taking events while it writes a batch, and the
+/// cells saved meanwhile let it catch up, so that over a few seconds the rate
+/// is what was asked for. Starts full.
+fn quota(rate: u32) -> Quota {
+    Quota::per_second(NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN))
 }
 
-impl TokenBucket {
-    /// `rate` events per second, with a burst of one second's worth: the
-    /// runner stops taking events while it writes a batch, and the tokens saved
-    /// meanwhile let it catch up, so that over a few seconds the rate is what
-    /// was asked for. Starts full.
-    pub fn new(rate: u32, now: Instant) -> Self {
-        let rate = f64::from(rate.max(1));
-        let burst = rate;
-        Self {
-            rate,
-            burst,
-            tokens: burst,
-            last: now,
-        }
-    }
-
-    /// Takes a token at `now`: how long to wait before the event may go.
-    pub fn take(&mut self, now: Instant) -> Duration {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst) - 1.0;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
-        }
+/// Returns once `limiter` lets an event through, `sleep`ing until then.
+fn until_ready<C: Clock>(
+    limiter: &RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<C::Instant>>,
+    sleep: impl Fn(Duration),
+) {
+    while let Err(not_until) = limiter.check() {
+        sleep(
+            not_until
+                .wait_time_from(limiter.clock().now())
+                .max(MIN_SLEEP),
+        );
     }
 }
 
-/// A sink whose events go through a [`TokenBucket`] (none: no limit);
-/// everything else is the inner sink's (its name too: checkpoints are keyed by
-/// it).
+/// A sink whose events go through a rate limiter (none: no limit); everything
+/// else is the inner sink's (its name too: checkpoints are keyed by it).
 #[derive(Debug)]
 pub struct Throttled<S> {
     inner: S,
-    bucket: Option<TokenBucket>,
+    limiter: Option<DefaultDirectRateLimiter>,
 }
 
 impl<S> Throttled<S> {
     pub fn new(inner: S, events_per_second: Option<u32>) -> Self {
         Self {
             inner,
-            bucket: events_per_second.map(|rate| TokenBucket::new(rate, Instant::now())),
+            limiter: events_per_second.map(|rate| RateLimiter::direct(quota(rate))),
         }
     }
 }
@@ -81,13 +71,10 @@ impl<S: Sink> Sink for Throttled<S> {
     }
 
     fn add(&mut self, batch: &mut Self::Batch, event: SourcedEvent) -> Result<(), Rejected> {
-        if let Some(bucket) = &mut self.bucket {
-            let wait = bucket.take(Instant::now());
-            if wait >= MIN_SLEEP {
-                // The runner's own thread (never a runtime worker): sleeping here
-                // is what slows the replay down.
-                std::thread::sleep(wait);
-            }
+        if let Some(limiter) = &self.limiter {
+            // The runner's own thread (never a runtime worker): sleeping here is
+            // what slows the replay down.
+            until_ready(limiter, std::thread::sleep);
         }
         self.inner.add(batch, event)
     }
@@ -119,52 +106,51 @@ impl<S: Sink> Sink for Throttled<S> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
-    /// `wait` is `millis` ms, give or take float rounding.
-    fn about(wait: Duration, millis: f64) -> bool {
-        (wait.as_secs_f64() * 1_000.0 - millis).abs() < 1e-6
-    }
-
     #[test]
-    fn a_full_bucket_lets_a_burst_through_then_paces_events() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::new(1_000, start);
-        // A second's worth goes at once.
+    fn a_second_worth_goes_at_once_then_events_are_paced() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::direct_with_clock(quota(1_000), clock.clone());
         for _ in 0..1_000 {
-            assert_eq!(bucket.take(start), Duration::ZERO);
+            assert!(limiter.check().is_ok());
         }
-        // Then each event owes a millisecond more.
-        assert!(about(bucket.take(start), 1.0));
-        assert!(about(bucket.take(start), 2.0));
-        // Waiting pays the debt: 2 ms later the next one owes 1 ms.
-        let later = start + Duration::from_millis(2);
-        assert!(about(bucket.take(later), 1.0));
+        let refused = limiter.check().expect_err("the burst is spent");
+        assert_eq!(
+            refused.wait_time_from(clock.now()),
+            Duration::from_millis(1)
+        );
+        clock.advance(Duration::from_millis(1));
+        assert!(limiter.check().is_ok());
     }
 
     #[test]
-    fn over_a_second_the_rate_holds() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::new(200, start);
-        let mut now = start;
+    fn over_ten_seconds_the_rate_holds() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::direct_with_clock(quota(200), clock.clone());
+        let (slept, sleeps) = (Cell::new(Duration::ZERO), Cell::new(0));
+        let sleep = |wait: Duration| {
+            assert!(wait >= MIN_SLEEP, "{wait:?}");
+            clock.advance(wait);
+            slept.set(slept.get() + wait);
+            sleeps.set(sleeps.get() + 1);
+        };
         let mut events = 0;
-        while now < start + Duration::from_secs(10) {
-            let wait = bucket.take(now);
-            now += wait;
+        while slept.get() < Duration::from_secs(10) {
+            until_ready(&limiter, sleep);
             events += 1;
         }
         // 10 s at 200/s, plus the burst of 200 at the start.
         assert!((2_000..=2_201).contains(&events), "{events}");
+        assert!(sleeps.get() <= 2_000, "{} sleeps", sleeps.get());
     }
 
     #[test]
-    fn an_idle_bucket_refills_only_up_to_its_burst() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::new(10, start);
-        let later = start + Duration::from_secs(60);
-        for _ in 0..10 {
-            assert_eq!(bucket.take(later), Duration::ZERO, "a burst of 10 events");
-        }
-        assert!(about(bucket.take(later), 100.0));
+    fn no_rate_is_one_a_second() {
+        assert_eq!(quota(0), quota(1));
     }
 }
