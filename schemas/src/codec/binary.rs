@@ -56,20 +56,25 @@ fn varint_len(n: u64) -> usize {
 }
 
 fn write_varint(out: &mut Vec<u8>, mut n: u64) {
-    let mut buffer = [0u8; MAX_VARINT_LEN];
-    let mut len = 0;
+    // Byte by byte: the capacity is reserved, and a copy from a stack buffer costs
+    // a call to memcpy for one or two bytes.
     while n >= 0x80 {
-        buffer[len] = n as u8 | 0x80;
+        out.push(n as u8 | 0x80);
         n >>= 7;
-        len += 1;
     }
-    buffer[len] = n as u8;
-    out.extend_from_slice(&buffer[..=len]);
+    out.push(n as u8);
 }
 
 /// Reads a varint as serde_avro_fast does: the tenth byte, if it comes to that,
 /// must be 0 or 1 (the 64th bit) and ends it.
 fn read_varint(input: &mut &[u8]) -> Result<u64, Malformed> {
+    // Most are one byte: lengths, branches, symbols, small numbers.
+    if let Some((&byte, rest)) = input.split_first()
+        && byte < 0x80
+    {
+        *input = rest;
+        return Ok(u64::from(byte));
+    }
     let mut value = 0u64;
     for (index, &byte) in input.iter().enumerate().take(MAX_VARINT_LEN) {
         value |= u64::from(byte & 0x7f) << (7 * index);
