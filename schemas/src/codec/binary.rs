@@ -35,7 +35,7 @@ pub enum Malformed {
     Utf8,
     #[error("branch {0} of a [\"null\", T] union")]
     Branch(i64),
-    #[error("symbol {index} of an enum with {symbols}")]
+    #[error("symbol {index} of an enum of {symbols} symbols")]
     Symbol { index: i64, symbols: usize },
 }
 
