@@ -2,8 +2,10 @@
 //!
 //! `cargo bench -p ledgerstream-schemas --bench codec`
 //!
-//! - `codec/*`: the path the pipeline uses (serde straight to and from Avro
-//!   binary, writer schema looked up by id);
+//! - `codec/*`: the path the pipeline uses (writer schema looked up by id; the
+//!   latest schema of a record written and read field by field);
+//! - `codec_serde/*`: the same codec with every schema through serde_avro_fast,
+//!   the path that older writer schemas still take;
 //! - `apache_avro_value/*`: the same record through apache-avro's `Value`
 //!   (`to_value` + resolve + write, read + `from_value`), for comparison.
 
@@ -28,14 +30,21 @@ fn money_withdrawn_schema() -> &'static str {
 }
 
 fn codec(c: &mut Criterion) {
-    let mut codec = Codec::new(100);
+    measure(c, "codec", Codec::new(100));
+}
+
+fn codec_serde(c: &mut Criterion) {
+    measure(c, "codec_serde", Codec::new(100).serde_only());
+}
+
+fn measure(c: &mut Criterion, name: &str, mut codec: Codec) {
     codec
         .add_writer(7, money_withdrawn_schema())
         .expect("schema");
     let event = EventRecord::from(samples::money_withdrawn());
     let bytes = codec.encode(&event).expect("encode");
 
-    let mut group = c.benchmark_group("codec");
+    let mut group = c.benchmark_group(name);
     group.bench_function("encode", |b| {
         b.iter(|| codec.encode(black_box(&event)).unwrap())
     });
@@ -97,5 +106,5 @@ fn apache_avro_value(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, codec, apache_avro_value);
+criterion_group!(benches, codec, codec_serde, apache_avro_value);
 criterion_main!(benches);

@@ -117,13 +117,91 @@ records!(
     Kind::Commands,
     "ledgerstream.account.commands",
     [
-        OpenAccount,
-        DepositMoney,
-        WithdrawMoney,
-        DebitTransfer,
-        CreditTransfer,
-        RefundTransfer,
-        CloseAccount
+        OpenAccount {
+            command_id,
+            account_id,
+            expected_version,
+            issued_at,
+            correlation_id,
+            causation_id,
+            owner_id,
+            account_type,
+            initial_deposit_minor,
+            currency
+        },
+        DepositMoney {
+            command_id,
+            account_id,
+            expected_version,
+            issued_at,
+            correlation_id,
+            causation_id,
+            amount_minor,
+            currency,
+            reference
+        },
+        WithdrawMoney {
+            command_id,
+            account_id,
+            expected_version,
+            issued_at,
+            correlation_id,
+            causation_id,
+            amount_minor,
+            currency,
+            reference,
+            channel
+        },
+        DebitTransfer {
+            command_id,
+            account_id,
+            expected_version,
+            issued_at,
+            correlation_id,
+            causation_id,
+            transfer_id,
+            to_account_id,
+            amount_minor,
+            currency,
+            reference
+        },
+        CreditTransfer {
+            command_id,
+            account_id,
+            expected_version,
+            issued_at,
+            correlation_id,
+            causation_id,
+            transfer_id,
+            from_account_id,
+            amount_minor,
+            currency,
+            reference
+        },
+        RefundTransfer {
+            command_id,
+            account_id,
+            expected_version,
+            issued_at,
+            correlation_id,
+            causation_id,
+            transfer_id,
+            to_account_id,
+            amount_minor,
+            currency,
+            fee_minor,
+            reason_code,
+            reason
+        },
+        CloseAccount {
+            command_id,
+            account_id,
+            expected_version,
+            issued_at,
+            correlation_id,
+            causation_id,
+            reason
+        },
     ]
 );
 

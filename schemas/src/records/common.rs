@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::codec::binary::{binary_enum, binary_record};
+
 /// The envelope every event carries (`ledgerstream.account.EventMetadata`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventMetadata {
@@ -36,3 +38,16 @@ pub enum Channel {
     Online,
     Api,
 }
+
+// In the order of the latest schemas' fields and symbols.
+binary_record!(EventMetadata {
+    event_id,
+    account_id,
+    version,
+    occurred_at,
+    command_id,
+    correlation_id,
+    causation_id
+});
+binary_enum!(AccountType [Checking, Savings, Business, Investment]);
+binary_enum!(Channel [Unknown, Branch, Atm, Online, Api]);

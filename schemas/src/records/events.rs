@@ -84,13 +84,61 @@ records!(
     Kind::Events,
     "ledgerstream.account.events",
     [
-        AccountOpened,
-        MoneyDeposited,
-        MoneyWithdrawn,
-        TransferDebited,
-        TransferCredited,
-        TransferRefunded,
-        AccountClosed
+        AccountOpened {
+            metadata,
+            owner_id,
+            account_type,
+            currency,
+            initial_deposit_minor,
+            balance_after_minor
+        },
+        MoneyDeposited {
+            metadata,
+            amount_minor,
+            currency,
+            balance_after_minor,
+            reference
+        },
+        MoneyWithdrawn {
+            metadata,
+            amount_minor,
+            currency,
+            fee_minor,
+            balance_after_minor,
+            reference,
+            channel
+        },
+        TransferDebited {
+            metadata,
+            transfer_id,
+            to_account_id,
+            amount_minor,
+            currency,
+            fee_minor,
+            balance_after_minor,
+            reference
+        },
+        TransferCredited {
+            metadata,
+            transfer_id,
+            from_account_id,
+            amount_minor,
+            currency,
+            balance_after_minor,
+            reference
+        },
+        TransferRefunded {
+            metadata,
+            transfer_id,
+            to_account_id,
+            amount_minor,
+            currency,
+            fee_minor,
+            balance_after_minor,
+            reason_code,
+            reason
+        },
+        AccountClosed { metadata, reason },
     ]
 );
 

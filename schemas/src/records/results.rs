@@ -33,7 +33,27 @@ pub struct CommandRejected {
 records!(
     Kind::Results,
     "ledgerstream.account.results",
-    [CommandAccepted, CommandRejected]
+    [
+        CommandAccepted {
+            command_id,
+            account_id,
+            correlation_id,
+            decided_at,
+            version,
+            event_count,
+            events_partition,
+            first_event_offset
+        },
+        CommandRejected {
+            command_id,
+            account_id,
+            correlation_id,
+            decided_at,
+            reason_code,
+            message,
+            current_version
+        },
+    ]
 );
 
 record_union!(

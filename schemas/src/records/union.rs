@@ -34,6 +34,16 @@ pub trait RecordUnion: Sized {
         out: Vec<u8>,
         schema: &mut serde_avro_fast::ser::SerializerConfig<'_>,
     ) -> Result<Vec<u8>, serde_avro_fast::ser::SerError>;
+
+    /// How many bytes [`RecordUnion::write_latest`] appends.
+    fn latest_len(&self) -> usize;
+
+    /// Appends the record inside as its latest schema lays it out, field by field.
+    fn write_latest(&self, out: &mut Vec<u8>);
+
+    /// Decodes an Avro body written with the latest schema of `full_name`, field by
+    /// field.
+    fn read_latest(full_name: &str, body: &[u8]) -> Result<Self, UnionError>;
 }
 
 /// Why a body did not decode into a union.
@@ -43,6 +53,8 @@ pub enum UnionError {
     UnknownRecord(String),
     #[error(transparent)]
     Body(#[from] serde_avro_fast::de::DeError),
+    #[error(transparent)]
+    Malformed(#[from] crate::codec::binary::Malformed),
 }
 
 /// Declares a union of records: the enum, `From` for each member, and
@@ -97,18 +109,46 @@ macro_rules! record_union {
                     $($union::$record(record) => serde_avro_fast::to_datum(record, out, schema),)+
                 }
             }
+
+            fn latest_len(&self) -> usize {
+                match self {
+                    $($union::$record(record) => $crate::codec::binary::Binary::encoded_len(record),)+
+                }
+            }
+
+            fn write_latest(&self, out: &mut Vec<u8>) {
+                match self {
+                    $($union::$record(record) => $crate::codec::binary::Binary::write(record, out),)+
+                }
+            }
+
+            fn read_latest(
+                full_name: &str,
+                mut body: &[u8],
+            ) -> Result<Self, $crate::records::union::UnionError> {
+                $(
+                    if full_name == <$record as $crate::records::Record>::FULL_NAME {
+                        let record: $record = $crate::codec::binary::Binary::read(&mut body)?;
+                        return Ok($union::$record(record));
+                    }
+                )+
+                Err($crate::records::union::UnionError::UnknownRecord(full_name.to_owned()))
+            }
         }
     };
 }
 
-/// Implements [`Record`] for wire structs of one kind, under one namespace.
+/// Implements [`Record`] for wire structs of one kind, under one namespace, and
+/// their Avro binary with the fields listed in the order of the latest schema.
 macro_rules! records {
-    ($kind:expr, $namespace:literal, [$($record:ident),+ $(,)?]) => {
+    ($kind:expr, $namespace:literal, [$($record:ident { $($field:ident),+ $(,)? }),+ $(,)?]) => {
         $(
             impl $crate::records::Record for $record {
                 const FULL_NAME: &'static str = concat!($namespace, ".", stringify!($record));
                 const KIND: $crate::catalog::Kind = $kind;
             }
+
+            $crate::codec::binary::binary_record!($record { $($field),+ });
         )+
     };
 }
