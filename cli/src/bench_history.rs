@@ -220,21 +220,15 @@ impl Drop for Cleanup {
     }
 }
 
-/// The search server's distribution and version, as it tells them.
+/// The search engine and its version, as it tells them.
 async fn server_version(url: &str) -> String {
-    let answer = async {
+    let detected = async {
         let client = history::client(&HistoryConfig::new(url))?;
-        let root: serde_json::Value = client.info().send().await?.json().await?;
-        let version = &root["version"];
-        anyhow::Ok(format!(
-            "{} {}",
-            version["distribution"].as_str().unwrap_or("elasticsearch"),
-            version["number"].as_str().unwrap_or("?")
-        ))
+        anyhow::Ok(history::engine::detect(&client).await?.to_string())
     };
-    answer
+    detected
         .await
-        .unwrap_or_else(|_| "version unknown".to_owned())
+        .unwrap_or_else(|error| format!("engine unknown: {error}"))
 }
 
 /// The sink alone: decode, add, write, checkpoint — from memory. The documents

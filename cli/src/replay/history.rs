@@ -29,7 +29,7 @@ use elasticsearch::indices::{IndicesDeleteParts, IndicesGetAliasParts};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_processors::projection::history::retry::read_answer;
 use ledgerstream_processors::projection::history::{
-    self as sink, HistoryError, HistorySink, template,
+    self as sink, HistoryError, HistorySink, engine, template,
 };
 use ledgerstream_processors::projection::{
     ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
@@ -158,8 +158,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "replaying {topic} into {} (group {}{}); readers stay on {alias} → {}",
+        "replaying {topic} into {} on {} (group {}{}); readers stay on {alias} → {}",
         indices.concrete,
+        first.engine(),
         projection.group,
         args.throttle
             .map_or(String::new(), |t| format!(", at most {t} events/s")),
@@ -311,8 +312,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Moves `alias` from `old` to `new` in one `_aliases` request: readers see
-/// one index or the other, never both nor none. Only aliases that exist are
-/// removed (Elasticsearch refuses to remove a missing one).
+/// one index or the other, never both nor none. `old` is what the alias
+/// pointed at just before; should another swap have moved it meanwhile, the
+/// request is refused as a whole (404 on either engine) and changes nothing.
 pub async fn swap(
     client: &Elasticsearch,
     alias: &str,
@@ -321,7 +323,7 @@ pub async fn swap(
 ) -> anyhow::Result<()> {
     let mut actions: Vec<_> = old
         .iter()
-        .map(|index| json!({ "remove": { "index": index, "alias": alias } }))
+        .map(|index| engine::remove_alias(index, alias))
         .collect();
     actions.push(json!({ "add": { "index": new, "alias": alias } }));
     let during = "swapping the alias";
@@ -332,8 +334,15 @@ pub async fn swap(
         .send()
         .await
         .map_err(HistoryError::during(during))?;
-    read_answer(during, response).await?;
-    Ok(())
+    match read_answer(during, response).await {
+        Ok(_) => Ok(()),
+        Err(error @ HistoryError::Refused { status: 404, .. }) => Err(anyhow!(
+            "{error}; the alias {alias} no longer points at {} (another replay swapped it?): \
+             nothing changed, run the same command again",
+            old.join(", ")
+        )),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Deletes `index`; one that is gone already is fine.
