@@ -51,10 +51,10 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 50_000)]
     batch_rows: usize,
     /// Documents per bulk request.
-    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    #[arg(long, value_name = "N", default_value_t = history::config::DEFAULT_BULK_DOCUMENTS)]
     bulk_documents: usize,
     /// Bulk requests of a batch in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = history::config::DEFAULT_BULK_CONCURRENCY)]
     bulk_concurrency: usize,
     /// Partitions of the live phase's topics.
     #[arg(long, value_name = "N", default_value_t = 3)]
