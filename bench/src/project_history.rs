@@ -54,10 +54,10 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 50_000)]
     batch_rows: usize,
     /// Documents per bulk request.
-    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    #[arg(long, value_name = "N", default_value_t = history::config::DEFAULT_BULK_DOCUMENTS)]
     bulk_documents: usize,
     /// Bulk requests of a batch in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = history::config::DEFAULT_BULK_CONCURRENCY)]
     bulk_concurrency: usize,
     /// Partitions of the live phase's topics.
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -175,12 +175,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(live) = live {
         let latencies = &live.commands;
         println!(
-            "live          command → searchable: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} deposits at {}/s (batch limit {} ms)",
+            "live          command → searchable: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} deposits at {}/s (sent at {:.0}/s; batch limit {} ms)",
             latencies.ms(0.50),
             latencies.ms(0.99),
             latencies.ms(1.0),
             latencies.count(),
             args.live_rate,
+            live.achieved_rate,
             args.live_batch_millis
         );
         println!(
@@ -223,21 +224,15 @@ impl Drop for Cleanup {
     }
 }
 
-/// The search server's distribution and version, as it tells them.
+/// The search engine and its version, as it tells them.
 async fn server_version(url: &str) -> String {
-    let answer = async {
+    let detected = async {
         let client = history::client(&HistoryConfig::new(url))?;
-        let root: serde_json::Value = client.info().send().await?.json().await?;
-        let version = &root["version"];
-        anyhow::Ok(format!(
-            "{} {}",
-            version["distribution"].as_str().unwrap_or("elasticsearch"),
-            version["number"].as_str().unwrap_or("?")
-        ))
+        anyhow::Ok(history::engine::detect(&client).await?.to_string())
     };
-    answer
+    detected
         .await
-        .unwrap_or_else(|_| "version unknown".to_owned())
+        .unwrap_or_else(|error| format!("engine unknown: {error}"))
 }
 
 /// The sink alone: decode, add, write, checkpoint — from memory. The documents
@@ -284,6 +279,9 @@ async fn sink_only(
 
 /// What the live phase measured.
 struct Live {
+    /// Deposits sent per second: the rate asked for, unless the sender fell
+    /// behind it.
+    achieved_rate: f64,
     /// From sending each deposit to its document answering a search.
     commands: Latencies,
     /// The projection's own view: from each event's time to its batch being
@@ -400,11 +398,14 @@ async fn live(
 
     let sent_at: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
     let total = (args.live_seconds * args.live_rate) as usize;
+    // Each send waits for the broker's acknowledgement (a few ms, more than a
+    // deposit's share of a second at 1,000/s): sends overlap, one task each.
     let sending = {
-        let sent_at = Arc::clone(&sent_at);
+        let (sent_at, sender) = (Arc::clone(&sent_at), Arc::new(sender));
         let rate = args.live_rate.max(1);
         tokio::spawn(async move {
             let started = Instant::now();
+            let mut sends = Vec::with_capacity(total);
             for n in 0..total {
                 let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
                 tokio::time::sleep_until(due.into()).await;
@@ -413,9 +414,14 @@ async fn live(
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(deposit.command_id().to_owned(), Instant::now());
-                sender.send(&deposit).await?;
+                let sender = Arc::clone(&sender);
+                sends.push(tokio::spawn(async move { sender.send(&deposit).await }));
             }
-            anyhow::Ok(())
+            let queued = started.elapsed();
+            for send in sends {
+                send.await??;
+            }
+            anyhow::Ok(queued)
         })
     };
 
@@ -438,7 +444,7 @@ async fn live(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    sending.await??;
+    let queued = sending.await??;
     stop_processor.store(true, Ordering::Release);
     stop.store(true, Ordering::Release);
     processing.await??;
@@ -459,6 +465,7 @@ async fn live(
     let (events_mean_ms, events_p99_bound_ms) =
         histogram_ms(&metrics, "ledgerstream_projection_end_to_end_seconds");
     Ok(Live {
+        achieved_rate: total as f64 / queued.as_secs_f64().max(f64::EPSILON),
         commands: latencies,
         events_mean_ms,
         events_p99_bound_ms,
@@ -475,28 +482,33 @@ async fn count(client: &elasticsearch::Elasticsearch, alias: &str) -> anyhow::Re
     Ok(answer["count"].as_u64().unwrap_or(0))
 }
 
-/// Which of the command ids `ids` have a document behind `alias`.
+/// Which of the command ids `ids` have a document behind `alias`. One search
+/// per 5,000 ids: a search returns at most 10,000 hits (`index.max_result_window`).
 async fn found(
     client: &elasticsearch::Elasticsearch,
     alias: &str,
     ids: &[String],
 ) -> anyhow::Result<Vec<String>> {
-    let response = client
-        .search(elasticsearch::SearchParts::Index(&[alias]))
-        .body(serde_json::json!({
-            "size": ids.len(),
-            "_source": ["command_id"],
-            "query": { "terms": { "command_id": ids } },
-        }))
-        .send()
-        .await?;
-    let answer: serde_json::Value = response.json().await?;
-    Ok(answer["hits"]["hits"]
-        .as_array()
-        .map(|hits| {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(5_000) {
+        let during = "searching for the deposits sent";
+        let response = client
+            .search(elasticsearch::SearchParts::Index(&[alias]))
+            .body(serde_json::json!({
+                "size": chunk.len(),
+                "_source": ["command_id"],
+                "query": { "terms": { "command_id": chunk } },
+            }))
+            .send()
+            .await?;
+        let answer = history::retry::read_answer(during, response).await?;
+        let hits = answer["hits"]["hits"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        found.extend(
             hits.iter()
-                .filter_map(|hit| hit["_source"]["command_id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default())
+                .filter_map(|hit| hit["_source"]["command_id"].as_str().map(str::to_owned)),
+        );
+    }
+    Ok(found)
 }

@@ -99,8 +99,11 @@ pub struct Args {
     )]
     history_checkpoint_index: String,
     /// Documents per bulk request to the search server.
-    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    #[arg(long, value_name = "N", default_value_t = history::config::DEFAULT_BULK_DOCUMENTS)]
     history_bulk_documents: usize,
+    /// Bulk requests to the search server in flight at once.
+    #[arg(long, value_name = "N", default_value_t = history::config::DEFAULT_BULK_CONCURRENCY)]
+    history_bulk_concurrency: usize,
     /// Search server user (basic authentication); its password is read from
     /// LEDGERSTREAM_SEARCH_PASSWORD.
     #[arg(long, value_name = "USER", env = "LEDGERSTREAM_SEARCH_USER")]
@@ -130,6 +133,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     history_config.index_suffix = args.index_suffix.clone();
     history_config.checkpoint_index = args.history_checkpoint_index.clone();
     history_config.bulk_documents = args.history_bulk_documents;
+    history_config.bulk_concurrency = args.history_bulk_concurrency;
     history_config.user = args.search_user.clone();
     history_config.set_password(std::env::var("LEDGERSTREAM_SEARCH_PASSWORD").ok());
     history_config.validate()?;

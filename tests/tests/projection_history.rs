@@ -5,7 +5,8 @@
 //! balance after, nothing twice. Also: a document the server refuses goes to the
 //! dead-letter topic and the projection goes on; writing again is a 409 and a
 //! success; checkpoints outlive the sink; both projections run in one process;
-//! the README's queries run.
+//! the README's queries run; the engine is named, and answers where
+//! Elasticsearch and OpenSearch differ as the client expects.
 //!
 //! Every test writes its own indices (a random alias, template and checkpoints
 //! index) and deletes them.
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use ledgerstream_infra::Service;
 use ledgerstream_projections::checkpoint::Checkpoint;
 use ledgerstream_projections::history::{
-    HistoryConfig, HistoryDocument, HistorySink, Indices, template,
+    Engine, HistoryConfig, HistoryDocument, HistorySink, Indices, engine, template,
 };
 use ledgerstream_projections::{ProjectionMetrics, Sink, SourcedEvent};
 use ledgerstream_runtime::dead_letters::headers as dlq;
@@ -825,6 +826,110 @@ async fn writing_twice_changes_nothing_and_checkpoints_outlive_the_sink() {
 
 /// `ledgerstream project clickhouse history`: both projections in one process,
 /// each in its group, one `/health` for both.
+/// `POST <path>` with `body`, which may fail: its status and answer.
+async fn post(set: &IndexSet, path: &str, body: Value) -> (u16, Value) {
+    let response = set
+        .http
+        .post(format!("{}/{path}", set.url))
+        .json(&body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect(path);
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_engine_is_named_and_answers_where_engines_differ_as_the_client_expects() {
+    let set = IndexSet::new().await;
+    let (sink, _) = HistorySink::connect(&set.config, ProjectionMetrics::new())
+        .await
+        .expect("start");
+    // OpenSearch locally, Elasticsearch under docker-compose: named either way.
+    println!("engine: {}", sink.engine());
+    assert!(
+        matches!(
+            sink.engine(),
+            Engine::OpenSearch { .. } | Engine::Elasticsearch { .. }
+        ),
+        "{}",
+        sink.engine()
+    );
+
+    // An alias swap whose remove finds no alias is refused as a whole: the
+    // add in the same request does not happen either.
+    let concrete = &set.indices.concrete;
+    let absent = format!("{}-absent", set.indices.alias);
+    let elsewhere = format!("{}-elsewhere", set.indices.alias);
+    let (status, answer) = post(
+        &set,
+        "_aliases",
+        json!({ "actions": [
+            engine::remove_alias(concrete, &absent),
+            { "add": { "index": concrete, "alias": &elsewhere } },
+        ] }),
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+    let (status, _) = post(
+        &set,
+        "_aliases",
+        json!({ "actions": [
+        engine::remove_alias(concrete, &set.indices.alias),
+        { "add": { "index": concrete, "alias": &set.indices.alias } },
+    ] }),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "an alias that is there is removed and added back"
+    );
+    let aliases = set
+        .request(reqwest::Method::GET, &format!("{concrete}/_alias"), None)
+        .await;
+    assert_eq!(
+        aliases[concrete.as_str()]["aliases"]
+            .as_object()
+            .map(|a| a.keys().cloned().collect::<Vec<_>>()),
+        Some(vec![set.indices.alias.clone()]),
+        "{aliases}"
+    );
+
+    // A value the mapping cannot take, and a field it lacks: mapping errors,
+    // whatever this engine calls them.
+    let bulk = format!(
+        "{}\n{}\n{}\n{}\n",
+        json!({ "index": { "_index": concrete, "_id": "bad-type" } }),
+        json!({ "amount_minor": "a lot" }),
+        json!({ "index": { "_index": concrete, "_id": "bad-field" } }),
+        json!({ "no_such_field": 1 }),
+    );
+    let answer: Value = set
+        .http
+        .post(format!("{}/_bulk", set.url))
+        .header("content-type", "application/x-ndjson")
+        .body(bulk)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("bulk")
+        .json()
+        .await
+        .expect("a bulk answer");
+    let types: Vec<&str> = answer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["index"]["error"]["type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(types.len(), 2, "{answer}");
+    assert!(
+        types.iter().all(|t| engine::is_mapping_error(t)),
+        "{types:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn clickhouse_and_history_run_in_one_process() {
     use ledgerstream_projections::clickhouse::{ClickHouseConfig, client, schema};

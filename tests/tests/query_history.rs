@@ -3,7 +3,9 @@
 //! an account's pages hold exactly its movements in the log, every one once;
 //! `--min-version` waits for a deposit made after it started; a replay into a
 //! new index swaps the alias to an index equal to the old one, and
-//! `--drop-old` deletes the index it replaced.
+//! `--drop-old` deletes the index it replaced; searches running in a tight loop
+//! while the replay swaps the alias each see the old index or the new one,
+//! never both nor neither.
 //!
 //! Every test uses its own alias, indices and checkpoints index (random names)
 //! and deletes them; the real `transaction-history` alias is never touched.
@@ -13,6 +15,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ledgerstream_infra::Service;
@@ -545,4 +549,190 @@ async fn a_replay_swaps_the_alias_to_an_equal_index_and_drops_the_old_one() {
     // Readers see it: `query history` reads through the alias.
     let ids: BTreeSet<String> = names.documents(&newest).await.into_keys().collect();
     assert_eq!(ids, balances.keys().cloned().collect());
+}
+
+/// What the searches through the alias saw while a replay swapped it.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Searches answered by the old index alone, with all its documents.
+    old: u64,
+    /// ... by the new index alone, with all its documents.
+    new: u64,
+    /// Everything else: both indices, neither, a part of one, an error, or the
+    /// old index after the new one. Each is a failure of the swap.
+    wrong: Vec<String>,
+}
+
+/// Searches `alias` in a loop until `stop`: every answer must come from exactly
+/// one of `old` and `new` with its `held` documents, and never from `old` once
+/// `new` has answered. `old_seen` and `new_seen` count the good answers as
+/// they come, for the test to pace itself.
+async fn search_while_swapping(
+    url: String,
+    alias: String,
+    (old, new): (String, String),
+    held: u64,
+    stop: Arc<AtomicBool>,
+    (old_seen, new_seen): (Arc<AtomicU64>, Arc<AtomicU64>),
+) -> Seen {
+    let http = reqwest::Client::new();
+    let body = json!({
+        "size": 0,
+        "track_total_hits": true,
+        "aggs": { "indices": { "terms": { "field": "_index", "size": 10 } } },
+    });
+    let mut seen = Seen::default();
+    while !stop.load(Ordering::Acquire) {
+        let response = http
+            .post(format!("{url}/{alias}/_search"))
+            .json(&body)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .expect("a search through the alias");
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let total = answer["hits"]["total"]["value"].as_u64();
+        let buckets: Vec<(String, u64)> = answer["aggregations"]["indices"]["buckets"]
+            .as_array()
+            .map(|buckets| {
+                buckets
+                    .iter()
+                    .map(|b| {
+                        let index = b["key"].as_str().unwrap_or("?").to_owned();
+                        (index, b["doc_count"].as_u64().unwrap_or(0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let answered_by = match buckets.as_slice() {
+            [(index, count)] if status == 200 && total == Some(held) && *count == held => {
+                Some(index.as_str())
+            }
+            _ => None,
+        };
+        match answered_by {
+            Some(index) if index == old && seen.new == 0 => {
+                seen.old += 1;
+                old_seen.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(index) if index == new => {
+                seen.new += 1;
+                new_seen.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(index) if index == old => seen.wrong.push(format!(
+                "{old} answered after {} searches answered by {new}",
+                seen.new
+            )),
+            _ => seen.wrong.push(format!(
+                "status {status}, {total:?} hits of {held}, by index {buckets:?}: {}",
+                excerpt(&answer)
+            )),
+        }
+    }
+    seen
+}
+
+/// The start of an answer, for messages.
+fn excerpt(answer: &Value) -> String {
+    answer.to_string().chars().take(300).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn searches_during_the_alias_swap_see_one_index_never_both_nor_neither() {
+    const SEARCHERS: usize = 4;
+    // Good answers wanted from each side before the replay starts and after it
+    // ends, summed over the searchers.
+    const EACH_SIDE: u64 = 200;
+
+    let names = Names::new().await;
+    let (pipeline, _processor, mut projector, (_, balances)) = a_history_projected(&names).await;
+    let old = format!("{}-v1", names.alias);
+    assert_eq!(names.alias_targets().await, [old.as_str()]);
+    // Stopped first, as before a real swap: both indices then hold the same
+    // documents, so an answer with more is one that saw both.
+    projector.terminate(Duration::from_secs(30));
+    let held = names.count(&old).await;
+    assert_eq!(held, balances.len() as u64);
+    let into = format!("s{}", &unique_name("x")[2..10]);
+    let new = format!("{}-{into}", names.alias);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (old_seen, new_seen) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let searchers: Vec<_> = (0..SEARCHERS)
+        .map(|_| {
+            tokio::spawn(search_while_swapping(
+                names.url.clone(),
+                names.alias.clone(),
+                (old.clone(), new.clone()),
+                held,
+                Arc::clone(&stop),
+                (Arc::clone(&old_seen), Arc::clone(&new_seen)),
+            ))
+        })
+        .collect();
+    // Bounded waits: a stalled server fails the test rather than hanging it.
+    let wait_for = |counter: Arc<AtomicU64>, what: &'static str| async move {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while counter.load(Ordering::Relaxed) < EACH_SIDE {
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {EACH_SIDE} good searches {what} in 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    wait_for(Arc::clone(&old_seen), "before the replay").await;
+
+    // The replay as an operator runs it: it catches up, then swaps the alias.
+    let group = format!("replay{}", pipeline.suffix);
+    let mut replay = ledgerstream(
+        &pipeline,
+        &names,
+        &[
+            "replay",
+            "history",
+            "--into",
+            &into,
+            "--group",
+            &group,
+            "--batch-millis",
+            "50",
+        ],
+    );
+    let output = tokio::task::spawn_blocking(move || replay.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        names.alias_targets().await,
+        [new.as_str()],
+        "{}",
+        text(&output)
+    );
+    wait_for(Arc::clone(&new_seen), "after the swap").await;
+    stop.store(true, Ordering::Release);
+
+    let mut all = Seen::default();
+    for searcher in searchers {
+        let seen = searcher.await.unwrap();
+        all.old += seen.old;
+        all.new += seen.new;
+        all.wrong.extend(seen.wrong);
+    }
+    println!(
+        "{} searches answered by {old}, then {} by {new}, {} otherwise",
+        all.old,
+        all.new,
+        all.wrong.len()
+    );
+    assert!(
+        all.wrong.is_empty(),
+        "{} of {} searches saw both indices, neither, or went back; the first: {:#?}",
+        all.wrong.len(),
+        all.old + all.new + all.wrong.len() as u64,
+        &all.wrong[..all.wrong.len().min(5)]
+    );
+    assert!(all.old >= EACH_SIDE && all.new >= EACH_SIDE, "{all:?}");
 }

@@ -71,10 +71,12 @@ pub struct Args {
     /// compare them); the same command without it swaps.
     #[arg(long)]
     no_switch: bool,
-    /// Documents per bulk request (the test server indexes big requests
-    /// slowly: 500 there).
-    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    /// Documents per bulk request.
+    #[arg(long, value_name = "N", default_value_t = sink::config::DEFAULT_BULK_DOCUMENTS)]
     bulk_documents: usize,
+    /// Bulk requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = sink::config::DEFAULT_BULK_CONCURRENCY)]
+    bulk_concurrency: usize,
     /// Write a batch after this many events ...
     #[arg(long, value_name = "N", default_value_t = 50_000)]
     batch_rows: usize,
@@ -94,6 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let endpoints = Endpoints::from_env();
     let mut config = args.source.config(Duration::from_secs(30))?;
     config.bulk_documents = args.bulk_documents;
+    config.bulk_concurrency = args.bulk_concurrency;
     probe::probe(&endpoints.search).await?;
     let client = sink::client(&config)?;
     let alias = config.indices().alias;
@@ -158,8 +161,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "replaying {topic} into {} (group {}{}); readers stay on {alias} → {}",
+        "replaying {topic} into {} on {} (group {}{}); readers stay on {alias} → {}",
         indices.concrete,
+        first.engine(),
         projection.group,
         args.throttle
             .map_or(String::new(), |t| format!(", at most {t} events/s")),

@@ -7,6 +7,7 @@ use elasticsearch::Elasticsearch;
 use elasticsearch::indices::{IndicesDeleteParts, IndicesGetAliasParts, IndicesGetSettingsParts};
 use serde_json::json;
 
+use super::engine;
 use super::retry::{HistoryError, read_answer};
 use super::sink::NAME;
 
@@ -60,17 +61,18 @@ pub async fn index_uuid(client: &Elasticsearch, index: &str) -> Result<String, H
 }
 
 /// Moves `alias` from `old` to `new` in one `_aliases` request: readers see
-/// one index or the other, never both nor none. Only aliases that exist are
-/// removed (Elasticsearch refuses to remove a missing one).
+/// one index or the other, never both nor none. `old` is what the alias
+/// pointed at just before; should another swap have moved it meanwhile, the
+/// request is refused as a whole (404 on either engine) and changes nothing.
 pub async fn swap(
     client: &Elasticsearch,
     alias: &str,
     old: &[String],
     new: &str,
-) -> Result<(), HistoryError> {
+) -> anyhow::Result<()> {
     let mut actions: Vec<_> = old
         .iter()
-        .map(|index| json!({ "remove": { "index": index, "alias": alias } }))
+        .map(|index| engine::remove_alias(index, alias))
         .collect();
     actions.push(json!({ "add": { "index": new, "alias": alias } }));
     let during = "swapping the alias";
@@ -81,8 +83,15 @@ pub async fn swap(
         .send()
         .await
         .map_err(HistoryError::during(during))?;
-    read_answer(during, response).await?;
-    Ok(())
+    match read_answer(during, response).await {
+        Ok(_) => Ok(()),
+        Err(error @ HistoryError::Refused { status: 404, .. }) => Err(anyhow::anyhow!(
+            "{error}; the alias {alias} no longer points at {} (another replay swapped it?): \
+             nothing changed, run the same command again",
+            old.join(", ")
+        )),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Deletes `index`; one that is gone already is fine.

@@ -10,8 +10,9 @@
 //! The mapping is the index template in `infra/search/`, put at start
 //! ([`template`]). Documents are keyed by event id and versioned by the
 //! account's version (`version_type=external`), so the runner's at-least-once
-//! writes leave exactly one document per movement; docs/history.md lists the queries.
-//! Everything used works on Elasticsearch 8 and on the local test server.
+//! writes leave exactly one document per movement; docs/history.md lists the
+//! queries. The same requests work on Elasticsearch 8 (docker-compose) and
+//! OpenSearch 2.19 (the local stack); where the two differ is in [`engine`].
 //!
 //! Files: [`config`] (settings, index names), [`sink`] (the [`Sink`] impl),
 //! [`documents`] (events as documents), [`template`] (template and indices),
@@ -19,12 +20,14 @@
 //! [`alias`] (the alias, concrete indices, index uuids, checkpoint ids, and the
 //! alias swap of `replay history`), [`read`] (a page of movements, and the wait
 //! for a version).
+//! [`engine`] (which engine answers, and what differs between them).
 //!
 //! [`Sink`]: crate::sink::Sink
 
 pub mod alias;
 pub mod config;
 pub mod documents;
+pub mod engine;
 pub mod read;
 pub mod retry;
 pub mod sink;
@@ -32,5 +35,6 @@ pub mod template;
 
 pub use config::{HistoryConfig, Indices};
 pub use documents::{HistoryDocument, Movement};
+pub use engine::Engine;
 pub use retry::HistoryError;
 pub use sink::{HistorySink, NAME, client};

@@ -15,6 +15,7 @@
 use elasticsearch::http::response::Response;
 use serde_json::Value;
 
+use super::engine;
 use crate::retry::{Classify, Retry};
 
 /// A failed request to the search server, or an index it cannot work with.
@@ -162,9 +163,7 @@ pub fn classify_item(status: u16, error_type: &str) -> ItemOutcome {
         500..=599 => ItemOutcome::Retry("server-error"),
         401 | 403 | 404 => ItemOutcome::Stop(classify_status(status, error_type).1),
         _ => ItemOutcome::Reject(match error_type {
-            "mapper_parsing_exception"
-            | "document_parsing_exception"
-            | "strict_dynamic_mapping_exception" => "mapping",
+            mapping if engine::is_mapping_error(mapping) => "mapping",
             "illegal_argument_exception" => "illegal-argument",
             _ => "refused",
         }),

@@ -30,10 +30,11 @@ use futures::StreamExt;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::config::{HistoryConfig, Indices};
 use super::documents::HistoryDocument;
+use super::engine::{self, Engine};
 use super::retry::{HistoryError, ItemOutcome, classify_item, read_answer};
 use super::template::{self, Prepared};
 use crate::checkpoint::Checkpoint;
@@ -104,6 +105,8 @@ struct CheckpointDocument {
 /// Writes `account-events` into the history index.
 pub struct HistorySink {
     client: Elasticsearch,
+    /// Which engine answered at connect.
+    engine: Engine,
     indices: Indices,
     /// The concrete index's uuid: checkpoints are kept per uuid.
     uuid: String,
@@ -119,6 +122,7 @@ impl std::fmt::Debug for HistorySink {
     // The client holds the credentials: it is left out.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HistorySink")
+            .field("engine", &self.engine)
             .field("indices", &self.indices)
             .field("uuid", &self.uuid)
             .field("bulk_documents", &self.bulk_documents)
@@ -150,16 +154,20 @@ pub fn client(config: &HistoryConfig) -> Result<Elasticsearch, HistoryError> {
 }
 
 impl HistorySink {
-    /// Connects and sets up the template and the indices (see [`template`]).
+    /// Connects, says which engine answers, and sets up the template and the
+    /// indices (see [`template`]).
     pub async fn connect(
         config: &HistoryConfig,
         metrics: ProjectionMetrics,
     ) -> Result<(Self, Prepared), HistoryError> {
         let client = client(config)?;
+        let engine = engine::detect(&client).await?;
+        info!(%engine, "search server");
         let indices = config.indices();
         let prepared = template::prepare(&client, &indices).await?;
         let sink = Self {
             client,
+            engine,
             indices,
             uuid: prepared.uuid.clone(),
             bulk_documents: config.bulk_documents,
@@ -168,6 +176,11 @@ impl HistorySink {
             settled: HashMap::new(),
         };
         Ok((sink, prepared))
+    }
+
+    /// Which engine answered at connect.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The indices written.
@@ -354,8 +367,8 @@ impl Sink for HistorySink {
                 updated_at_ms: stored.updated_at_ms,
             });
         }
-        // The index and its checkpoints live and go together (the test server
-        // keeps both in memory; a new index has a new uuid): a partition without
+        // The index and its checkpoints live and go together (a new index has
+        // a new uuid): a partition without
         // a checkpoint has nothing in this index, and starts at the log's
         // beginning, whatever the group committed for an index now gone.
         for &partition in partitions {

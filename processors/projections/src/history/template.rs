@@ -17,8 +17,10 @@
 //! 5. the concrete index's uuid is read: checkpoints are kept per uuid, so an
 //!    index deleted and created again starts from the beginning of the log.
 //!
-//! Everything used here is in both Elasticsearch 8 and the test server
-//! (composable templates, aliases, put mapping, index settings).
+//! Everything used here is in both Elasticsearch 8 and OpenSearch 2
+//! (composable templates, aliases, put mapping, index settings; see [`engine`]).
+//!
+//! [`engine`]: super::engine
 
 use elasticsearch::Elasticsearch;
 use elasticsearch::indices::{
