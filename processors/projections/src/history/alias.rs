@@ -22,21 +22,12 @@ pub async fn alias_targets(
     client: &Elasticsearch,
     alias: &str,
 ) -> Result<Vec<String>, HistoryError> {
-    let during = "reading the alias";
-    let response = client
-        .indices()
-        .get_alias(IndicesGetAliasParts::Name(&[alias]))
-        .send()
-        .await
-        .map_err(HistoryError::during(during))?;
-    match read_answer(during, response).await {
-        Ok(answer) => Ok(answer
-            .as_object()
-            .map(|targets| targets.keys().cloned().collect())
-            .unwrap_or_default()),
-        Err(HistoryError::Refused { status: 404, .. }) => Ok(Vec::new()),
-        Err(error) => Err(error),
-    }
+    indices_of(
+        client,
+        "reading the alias",
+        IndicesGetAliasParts::Name(&[alias]),
+    )
+    .await
 }
 
 /// The uuid the server gave `index` when it was created: checkpoints are kept
@@ -115,10 +106,20 @@ pub async fn concrete_indices(
     alias: &str,
 ) -> Result<Vec<String>, HistoryError> {
     let pattern = format!("{alias}-*");
-    let during = "listing the history indices";
+    let parts = IndicesGetAliasParts::Index(&[&pattern]);
+    indices_of(client, "listing the history indices", parts).await
+}
+
+/// The indices a `GET _alias` for `parts` names (none when the server has
+/// nothing to show: 404).
+async fn indices_of(
+    client: &Elasticsearch,
+    during: &'static str,
+    parts: IndicesGetAliasParts<'_>,
+) -> Result<Vec<String>, HistoryError> {
     let response = client
         .indices()
-        .get_alias(IndicesGetAliasParts::Index(&[&pattern]))
+        .get_alias(parts)
         .send()
         .await
         .map_err(HistoryError::during(during))?;
