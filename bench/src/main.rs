@@ -5,7 +5,7 @@
 //! # Layout
 //!
 //! ```text
-//!  process ────────────▶ processor vs a raw consume→produce loop (commands/s, CPU)
+//!  process ────────────▶ processor (steady commands/s, CPU per thread) vs raw loop, peer
 //!  project-clickhouse ─▶ ClickHouse sink, projection replay, command → visible
 //!  project-history ────▶ history sink, command → searchable
 //!  query / query-history ▶ read latency percentiles
@@ -36,21 +36,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum What {
-    /// The command processor against the raw consume→produce rate of the broker.
-    Process {
-        /// Commands to process (deposits over --accounts accounts).
-        #[arg(long, value_name = "N", default_value_t = 50_000)]
-        commands: usize,
-        /// Accounts the commands spread over.
-        #[arg(long, value_name = "N", default_value_t = 1_000)]
-        accounts: usize,
-        /// Partitions of the benchmark's topics.
-        #[arg(long, value_name = "N", default_value_t = 3)]
-        partitions: i32,
-        /// Commands per processor batch.
-        #[arg(long, value_name = "N", default_value_t = 2_000)]
-        batch_commands: usize,
-    },
+    /// The command processor in a steady window after a warm-up, its CPU per
+    /// thread, beside the raw consume→produce rate of the broker and, with
+    /// --peer, a Kafka Streams peer doing the same work.
+    Process(process::Args),
     /// Events per second into ClickHouse (the sink alone, and a replay through
     /// the projection), and command → visible latency with a processor.
     ProjectClickhouse(project_clickhouse::Args),
@@ -77,12 +66,7 @@ fn main() -> std::process::ExitCode {
         let cli = Cli::parse();
         tokio::runtime::Runtime::new()?.block_on(async {
             match cli.what {
-                What::Process {
-                    commands,
-                    accounts,
-                    partitions,
-                    batch_commands,
-                } => process::run(commands, accounts, partitions, batch_commands).await,
+                What::Process(args) => process::run(args).await,
                 What::ProjectClickhouse(args) => project_clickhouse::run(args).await,
                 What::ProjectHistory(args) => project_history::run(args).await,
                 What::Query(args) => query_account::run(args).await,
