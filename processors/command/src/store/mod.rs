@@ -8,7 +8,7 @@
 //!                            │
 //!                            ├─► account-events[p], account-command-results[p]
 //!                            ▼
-//!                        write_batch(states of the batch, checkpoint)   one atomic, synced batch
+//!                        write_batch(changed states, checkpoint)   one atomic batch, after the commit
 //!                            │
 //!                            ▼
 //!                   <dir>/partition-<p>/   (a fjall keyspace and a lock file)
@@ -23,17 +23,19 @@
 //!
 //! # Durability
 //!
-//! [`PartitionStore::write_batch`] returns once fjall has appended the batch to its
-//! journal and `fdatasync`ed it: the accounts and the checkpoint survive a process
-//! crash (`kill -9`) and a power cut, together or not at all. Only then may the
-//! caller commit the Kafka transaction (or offsets) that depends on them.
-//! Damage to the journal can roll the store back to an earlier batch, accounts and
-//! checkpoint together; the processor then folds the log again from that
-//! checkpoint. Measurements, and why fjall: `processors/command/STORE.md`.
+//! The store trails the committed log: the processor writes it only after a Kafka
+//! transaction committed, so it never holds an aborted batch.
+//! [`PartitionStore::write_batch`] returns once fjall has appended the accounts and
+//! the checkpoint to its journal and handed it to the operating system, without
+//! `fdatasync`: they survive a process crash (`kill -9`), together or not at all;
+//! a power cut may take the last batches back, accounts and checkpoint together,
+//! and the processor folds the events committed since the checkpoint that
+//! survived. Damage to the journal does the same. Measurements, and why fjall:
+//! `processors/command/STORE.md`.
 //!
 //! # Blocking
 //!
-//! Every method blocks on disk I/O, `write_batch` for an `fdatasync` (a few
+//! Every method blocks on disk I/O (`clear` for an `fdatasync`: a few
 //! milliseconds, more on a busy disk). The store is `Send + Sync`: async code
 //! shares it in an `Arc` and calls it inside `tokio::task::spawn_blocking`, never on
 //! a runtime thread.

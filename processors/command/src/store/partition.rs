@@ -155,10 +155,12 @@ impl PartitionStore {
     }
 
     /// Writes the batch's account states and its checkpoint as one atomic batch,
-    /// and waits for it to reach the disk (`fdatasync` of fjall's journal).
+    /// handed to the operating system (fjall's journal written, not `fdatasync`ed).
     ///
-    /// `Ok`: all of it survives a process crash or a power cut. `Err`: none of it
-    /// is visible. If the failure was the sync itself, what a restart finds is
+    /// `Ok`: all of it survives a process crash (`kill -9`); a power cut may take
+    /// the last batches back, accounts and checkpoint together, and the caller
+    /// folds the log again from the checkpoint that survived. `Err`: none of it
+    /// is visible. If the failure was the write itself, what a restart finds is
     /// not known — all of the batch or none of it, with its checkpoint either way,
     /// so the store stays consistent with the checkpoint it reports.
     ///
@@ -171,10 +173,12 @@ impl PartitionStore {
     ) -> Result<(), StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.guard(|engine| {
+            // The store trails the log, which is the truth: no `fdatasync` per
+            // batch (a few milliseconds each, more than the rest of the write).
             let mut batch = engine
                 .keyspace
                 .batch()
-                .durability(Some(PersistMode::SyncData));
+                .durability(Some(PersistMode::Buffer));
             self.insert_accounts(engine, &mut batch, accounts)?;
             if let Some(stored) = self.stored_checkpoint(engine)? {
                 checkpoint.ensure_not_behind(&stored).map_err(|source| {
