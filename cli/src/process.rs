@@ -34,6 +34,11 @@ pub struct Args {
     /// Folder of the per-partition state stores.
     #[arg(long, value_name = "DIR", default_value = ".ledgerstream/state")]
     state_dir: PathBuf,
+    /// How often the accounts changed since the last write are written to the
+    /// state stores (0: after every batch). The stores trail the committed log:
+    /// a restart folds the events committed since the last write.
+    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    store_write_millis: u64,
     /// Where /metrics and /health are served (0.0.0.0:9601 in a container).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9601")]
     listen: SocketAddr,
@@ -63,6 +68,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.batch_millis = args.batch_millis;
     config.fetch_wait_millis = args.fetch_wait_millis;
     config.state_dir = args.state_dir;
+    config.store_write_millis = args.store_write_millis;
     config.listen = args.listen;
     config.group = args.group;
     config.idempotency_window = args.idempotency_window;

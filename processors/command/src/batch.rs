@@ -112,10 +112,7 @@ impl Processor {
             .batch_size
             .with_label_values(&[] as &[&str])
             .observe(self.batch.commands as f64);
-        for partition in self.partitions.values_mut() {
-            partition.persist()?;
-            partition.trim(MAX_CACHED_ACCOUNTS);
-        }
+        self.write_stores(false)?;
         // Where a batch's closing time goes, each figure since the close began.
         debug!(
             commands = self.batch.commands,
@@ -126,6 +123,24 @@ impl Processor {
             "batch committed"
         );
         self.batch = Batch::default();
+        Ok(())
+    }
+
+    /// Writes the accounts changed since the last write, and the checkpoints, to
+    /// the stores once the write interval has passed (or now, with `now`), then
+    /// forgets clean accounts beyond the cache's size. Only between batches: the
+    /// accounts in memory are then the committed ones.
+    pub(super) fn write_stores(&mut self, now: bool) -> Result<(), ProcessError> {
+        if !now && self.stores_written.elapsed() < self.config.store_write_interval() {
+            return Ok(());
+        }
+        for partition in self.partitions.values_mut() {
+            if partition.is_dirty() {
+                partition.persist()?;
+            }
+            partition.trim(MAX_CACHED_ACCOUNTS);
+        }
+        self.stores_written = Instant::now();
         Ok(())
     }
 

@@ -33,6 +33,12 @@ pub struct ProcessorConfig {
     /// Folder of the local state stores, one per assigned partition.
     #[serde(default = "defaults::state_dir")]
     pub state_dir: PathBuf,
+    /// How often the accounts changed since the last write, and the checkpoint,
+    /// are written to the state stores (after a commit; 0: after every batch). The
+    /// stores trail the committed log: a restart folds the events committed since
+    /// the last write, so a longer interval means fewer writes and a longer fold.
+    #[serde(default = "defaults::store_write_millis")]
+    pub store_write_millis: u64,
     /// How many recent command ids each account remembers for deduplication.
     #[serde(default = "defaults::idempotency_window")]
     pub idempotency_window: usize,
@@ -76,6 +82,9 @@ mod defaults {
     pub fn state_dir() -> PathBuf {
         PathBuf::from(".ledgerstream/state")
     }
+    pub fn store_write_millis() -> u64 {
+        1_000
+    }
     pub fn idempotency_window() -> usize {
         ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW
     }
@@ -103,6 +112,7 @@ impl ProcessorConfig {
             batch_millis: defaults::batch_millis(),
             fetch_wait_millis: defaults::fetch_wait_millis(),
             state_dir: defaults::state_dir(),
+            store_write_millis: defaults::store_write_millis(),
             idempotency_window: defaults::idempotency_window(),
             listen: defaults::listen(),
             transactional_id: defaults::transactional_id(),
@@ -140,6 +150,12 @@ impl ProcessorConfig {
         if self.batch_millis == 0 {
             return problem("batch_millis", "must be above 0");
         }
+        if self.store_write_millis > 60_000 {
+            return problem(
+                "store_write_millis",
+                "must be at most 60000: a restart folds what the stores have not seen",
+            );
+        }
         if self.transactional_id.trim().is_empty() {
             return problem("transactional_id", "must not be empty");
         }
@@ -162,6 +178,11 @@ impl ProcessorConfig {
     /// The transaction timeout as a duration.
     pub fn transaction_timeout(&self) -> Duration {
         Duration::from_millis(self.transaction_timeout_millis)
+    }
+
+    /// The interval between writes of the state stores.
+    pub fn store_write_interval(&self) -> Duration {
+        Duration::from_millis(self.store_write_millis)
     }
 
     /// The batch time limit as a duration.

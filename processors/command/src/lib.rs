@@ -11,7 +11,8 @@
 //!        │                    │                                  decide with the domain)
 //!        │                    ├──▶ kafka: events, results, follow-ups, dead letters and
 //!        │                    │    the offsets, in one transaction ──▶ commit
-//!        │                    └──▶ store/ (per-partition fjall store), after the commit
+//!        │                    └──▶ store/ (per-partition fjall store), after a commit,
+//!        │                         every store_write_millis
 //!  account-events[p] ──▶ restore (fold what the store lacks) ── before commands p
 //!  account-events ─────▶ owners (accounts per owner, for OpenAccount)
 //!  rebuild: the stores folded from the log (`replay state`) · http: /metrics, /health
@@ -19,8 +20,9 @@
 //!
 //! Before it processes commands p,
 //! its state has folded every committed event of events p ([`restore`]); each
-//! batch then goes decide → events → results → offsets → commit → store
-//! ([`run`], [`batch`]).
+//! batch then goes decide → events → results → offsets → commit, and the
+//! accounts changed since the stores' last write go to them every
+//! `store_write_millis` after a commit ([`run`], [`batch`]).
 //!
 //! # Exactly once, through Kafka transactions
 //!

@@ -15,7 +15,7 @@ pub struct Partition {
     window: usize,
     accounts: HashMap<String, AccountState>,
     dirty: HashSet<String>,
-    /// The last durable checkpoint.
+    /// The checkpoint last written to the store.
     pub checkpoint: Checkpoint,
     /// Next offsets of the events and results partitions, as far as committed
     /// (or, while a batch is open, written).
@@ -106,8 +106,14 @@ impl Partition {
         Ok(())
     }
 
+    /// Whether accounts changed since the last [`persist`](Self::persist).
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
     /// Writes the changed accounts and the checkpoint at `events_end` and
-    /// `results_end`, durably.
+    /// `results_end` to the store. Only between batches: the accounts in memory
+    /// must be the committed ones.
     pub fn persist(&mut self) -> Result<(), StoreError> {
         let checkpoint = Checkpoint::new(self.events_end, self.results_end).map_err(|source| {
             StoreError::CheckpointRefused {

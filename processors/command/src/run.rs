@@ -6,7 +6,7 @@
 //!        │                      ├─ follow-ups ────▶ account-commands (target's key)
 //!        │                      └─ dead letters ──▶ account-dead-letters
 //!  close batch ─▶ flush ─▶ results (with the events' offsets) ─▶ account-command-results
-//!              ─▶ offsets into the transaction ─▶ commit ─▶ store (checkpoint)
+//!              ─▶ offsets into the transaction ─▶ commit ─▶ store (every store_write_millis)
 //! ```
 //!
 //! Every record of a batch and its consumed offsets are one Kafka transaction
@@ -135,6 +135,8 @@ pub struct Processor {
     /// The offset last committed for each ready partition.
     pub(super) committed: HashMap<i32, i64>,
     pub(super) batch: Batch,
+    /// When the stores were last written (see [`ProcessorConfig::store_write_millis`]).
+    pub(super) stores_written: Instant,
     pub(super) metrics: Metrics,
     health: Arc<Health>,
     stop: Arc<AtomicBool>,
@@ -217,6 +219,7 @@ impl Processor {
             seek_on_ready: HashMap::new(),
             committed: HashMap::new(),
             batch: Batch::default(),
+            stores_written: Instant::now(),
             metrics,
             health,
             stop,
@@ -251,7 +254,10 @@ impl Processor {
     /// Processes until `stop` is set: then commits the open batch, leaves the group
     /// and returns.
     pub fn run(mut self) -> Result<(), ProcessError> {
-        let finished = self.run_loop().and_then(|()| self.close_batch());
+        let finished = self
+            .run_loop()
+            .and_then(|()| self.close_batch())
+            .and_then(|()| self.write_stores(true));
         if finished.is_err() && self.shared.transaction_open.swap(false, Ordering::AcqRel) {
             // Nothing of a failed batch may become visible; the broker would abort
             // it at the transaction timeout, but readers should not wait for that.
@@ -287,6 +293,7 @@ impl Processor {
                 None if idle && last_markers.elapsed() >= Duration::from_secs(1) => {
                     last_markers = Instant::now();
                     self.commit_markers()
+                        .and_then(|()| self.write_stores(false))
                 }
                 None => Ok(()),
                 Some(Ok(message)) => self.handle(&message),
