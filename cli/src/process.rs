@@ -22,11 +22,15 @@ use tracing::{error, info, warn};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Close a batch after this many commands ...
-    #[arg(long, value_name = "N", default_value_t = 500)]
+    #[arg(long, value_name = "N", default_value_t = 2_000)]
     batch_commands: usize,
-    /// ... or this many milliseconds after its first command.
+    /// ... or this many milliseconds after its first command ...
     #[arg(long, value_name = "MS", default_value_t = 50)]
     batch_millis: u64,
+    /// ... or when no further command arrives within this many milliseconds (at a
+    /// low rate, batches close as soon as the waiting commands are decided).
+    #[arg(long, value_name = "MS", default_value_t = 2)]
+    batch_idle_millis: u64,
     /// How long the broker may hold a fetch of commands while it has none. It
     /// answers as soon as a command arrives: this bounds idle round trips.
     #[arg(long, value_name = "MS", default_value_t = 500)]
@@ -37,7 +41,7 @@ pub struct Args {
     /// How often the accounts changed since the last write are written to the
     /// state stores (0: after every batch). The stores trail the committed log:
     /// a restart folds the events committed since the last write.
-    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
     store_write_millis: u64,
     /// Where /metrics and /health are served (0.0.0.0:9601 in a container).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9601")]
@@ -66,6 +70,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = ProcessorConfig::new(endpoints.broker.address.clone());
     config.batch_commands = args.batch_commands;
     config.batch_millis = args.batch_millis;
+    config.batch_idle_millis = args.batch_idle_millis;
     config.fetch_wait_millis = args.fetch_wait_millis;
     config.state_dir = args.state_dir;
     config.store_write_millis = args.store_write_millis;

@@ -43,10 +43,16 @@ pub struct Args {
     /// A processor batch closes after this many commands ...
     #[arg(long, value_name = "N", default_value_t = ProcessorConfig::new("").batch_commands)]
     batch_commands: usize,
-    /// ... or this many milliseconds after its first; also the peer's commit
-    /// interval.
+    /// ... or this many milliseconds after its first (also the peer's commit
+    /// interval) ...
     #[arg(long, value_name = "MS", default_value_t = ProcessorConfig::new("").batch_millis)]
     batch_millis: u64,
+    /// ... or when no further command arrives within this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = ProcessorConfig::new("").batch_idle_millis)]
+    batch_idle_millis: u64,
+    /// How often the processor writes its state stores.
+    #[arg(long, value_name = "MS", default_value_t = ProcessorConfig::new("").store_write_millis)]
+    store_write_millis: u64,
     /// Seconds after the first commit before the steady window opens (start-up,
     /// group join, the first batches).
     #[arg(long, value_name = "S", default_value_t = 10)]
@@ -76,6 +82,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         partitions,
         batch_commands,
         batch_millis,
+        batch_idle_millis,
+        store_write_millis,
         warmup_seconds,
         ..
     } = args;
@@ -164,6 +172,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.state_dir = state.clone();
     config.batch_commands = batch_commands;
     config.batch_millis = batch_millis;
+    config.batch_idle_millis = batch_idle_millis;
+    config.store_write_millis = store_write_millis;
     config.listen = "127.0.0.1:0".parse()?;
     config.validate()?;
     let decoder = Decoder {
@@ -202,7 +212,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     println!(
         "processor     Kafka transactions (its only mode); a batch closes at {batch_commands} \
-         commands or {batch_millis} ms"
+         commands, {batch_millis} ms, or {batch_idle_millis} ms without a further command; \
+         stores written every {store_write_millis} ms"
     );
     println!(
         "produce only  {:>9.0} records/s  {:>6.1} µs CPU per record   (encode + produce + flush)",

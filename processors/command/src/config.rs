@@ -22,9 +22,15 @@ pub struct ProcessorConfig {
     /// A batch is closed after this many commands ...
     #[serde(default = "defaults::batch_commands")]
     pub batch_commands: usize,
-    /// ... or this many milliseconds after its first command, whichever comes first.
+    /// ... or this many milliseconds after its first command, whichever comes first ...
     #[serde(default = "defaults::batch_millis")]
     pub batch_millis: u64,
+    /// ... or as soon as no further command arrives within this many milliseconds:
+    /// at a low rate a batch closes when the commands waiting are decided, rather
+    /// than after `batch_millis`; at a high rate commands keep arriving while a
+    /// batch commits, and batches grow to `batch_commands`.
+    #[serde(default = "defaults::batch_idle_millis")]
+    pub batch_idle_millis: u64,
     /// How long the broker may hold a fetch of commands while it has none
     /// (librdkafka's `fetch.wait.max.ms`). The broker answers as soon as a command
     /// arrives, so this bounds idle round trips, not latency.
@@ -71,19 +77,22 @@ mod defaults {
         "ledgerstream-processor".to_owned()
     }
     pub fn batch_commands() -> usize {
-        500
+        2_000
     }
     pub fn batch_millis() -> u64 {
         50
     }
+    pub fn batch_idle_millis() -> u64 {
+        2
+    }
     pub fn fetch_wait_millis() -> u64 {
-        500
+        2_000
     }
     pub fn state_dir() -> PathBuf {
         PathBuf::from(".ledgerstream/state")
     }
     pub fn store_write_millis() -> u64 {
-        1_000
+        5_000
     }
     pub fn idempotency_window() -> usize {
         ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW
@@ -110,6 +119,7 @@ impl ProcessorConfig {
             group: defaults::group(),
             batch_commands: defaults::batch_commands(),
             batch_millis: defaults::batch_millis(),
+            batch_idle_millis: defaults::batch_idle_millis(),
             fetch_wait_millis: defaults::fetch_wait_millis(),
             state_dir: defaults::state_dir(),
             store_write_millis: defaults::store_write_millis(),
@@ -150,6 +160,9 @@ impl ProcessorConfig {
         if self.batch_millis == 0 {
             return problem("batch_millis", "must be above 0");
         }
+        if self.batch_idle_millis > self.batch_millis {
+            return problem("batch_idle_millis", "must be at most batch_millis");
+        }
         if self.store_write_millis > 60_000 {
             return problem(
                 "store_write_millis",
@@ -185,6 +198,11 @@ impl ProcessorConfig {
         Duration::from_millis(self.store_write_millis)
     }
 
+    /// How long an open batch waits for a further command.
+    pub fn batch_idle(&self) -> Duration {
+        Duration::from_millis(self.batch_idle_millis)
+    }
+
     /// The batch time limit as a duration.
     pub fn batch_time(&self) -> Duration {
         Duration::from_millis(self.batch_millis)
@@ -208,6 +226,19 @@ mod tests {
         let mut config = ProcessorConfig::new(" ");
         config.batch_commands = 0;
         assert_eq!(config.validate().unwrap_err().field, "brokers");
+    }
+
+    #[test]
+    fn batch_and_store_timings_are_bounded() {
+        let mut config = ProcessorConfig::new("127.0.0.1:9092");
+        config.batch_idle_millis = config.batch_millis + 1;
+        assert_eq!(config.validate().unwrap_err().field, "batch_idle_millis");
+        config.batch_idle_millis = 0;
+        assert_eq!(config.validate(), Ok(()), "0: close once nothing waits");
+        config.store_write_millis = 60_001;
+        assert_eq!(config.validate().unwrap_err().field, "store_write_millis");
+        config.store_write_millis = 0;
+        assert_eq!(config.validate(), Ok(()), "0: after every batch");
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Metrics {
                 "ledgerstream_processor_batch_commands",
                 "Commands per batch",
                 &[],
-                vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0],
+                vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 5000.0],
             ),
             commit_seconds: metric.histogram_vec(
                 "ledgerstream_processor_commit_seconds",

@@ -280,7 +280,11 @@ impl Processor {
             self.handle_assignment_changes()?;
             self.restore_step()?;
             let wait = match self.batch.opened {
-                Some(opened) => self.config.batch_time().saturating_sub(opened.elapsed()),
+                Some(opened) => self
+                    .config
+                    .batch_time()
+                    .saturating_sub(opened.elapsed())
+                    .min(self.config.batch_idle()),
                 None => Duration::from_millis(100),
             };
             let consumer = Arc::clone(&self.consumer);
@@ -295,6 +299,8 @@ impl Processor {
                     self.commit_markers()
                         .and_then(|()| self.write_stores(false))
                 }
+                // No further command waiting: the open batch is as full as it gets.
+                None if self.batch.opened.is_some() => self.close_batch(),
                 None => Ok(()),
                 Some(Ok(message)) => self.handle(&message),
                 Some(Err(error)) => {
