@@ -22,7 +22,7 @@ use tracing::{error, info, warn};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Close a batch after this many commands ...
-    #[arg(long, value_name = "N", default_value_t = 2_000)]
+    #[arg(long, value_name = "N", default_value_t = 5_000)]
     batch_commands: usize,
     /// ... or this many milliseconds after its first command ...
     #[arg(long, value_name = "MS", default_value_t = 50)]

@@ -77,7 +77,7 @@ mod defaults {
         "ledgerstream-processor".to_owned()
     }
     pub fn batch_commands() -> usize {
-        2_000
+        5_000
     }
     pub fn batch_millis() -> u64 {
         50
