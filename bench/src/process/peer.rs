@@ -112,6 +112,9 @@ mod tests {
 
     #[test]
     fn a_report_ended_in_the_warm_up_has_no_figures() {
-        assert_eq!(parse("overall   1000 commands/s from the first commit\n"), None);
+        assert_eq!(
+            parse("overall   1000 commands/s from the first commit\n"),
+            None
+        );
     }
 }

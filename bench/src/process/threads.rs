@@ -157,7 +157,11 @@ mod tests {
             (4, "processor", 70),
         ]);
         let spent = window_start.spent_by_new(&window_end, &before_start);
-        assert_eq!(spent.get("main"), None, "threads older than the start are not counted");
+        assert_eq!(
+            spent.get("main"),
+            None,
+            "threads older than the start are not counted"
+        );
         assert_eq!(spent["rdk:main"], Duration::from_millis(40));
         assert_eq!(spent["processor"], Duration::from_millis(70));
     }

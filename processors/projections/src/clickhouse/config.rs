@@ -29,8 +29,9 @@ pub struct ClickHouseConfig {
     #[serde(default = "defaults::request_timeout_millis")]
     pub request_timeout_millis: u64,
     /// How many accounts' current state are kept in memory (owner, type and
-    /// currency are denormalized onto every event row); beyond, the cache starts
-    /// over and reads states back from `account_balances` as needed.
+    /// currency are denormalized onto every event row); beyond, the accounts met
+    /// least are evicted a few at a time and read back from `account_balances`
+    /// when met again.
     #[serde(default = "defaults::cached_accounts")]
     pub cached_accounts: usize,
     /// LZ4-compress what is sent: less network, more CPU on both ends.

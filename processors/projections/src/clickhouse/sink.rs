@@ -52,41 +52,45 @@ impl Batch {
     }
 }
 
-/// The current state of the accounts of each partition, as far as durable.
-#[derive(Debug, Default)]
-struct Accounts {
-    by_partition: HashMap<i32, HashMap<String, BalanceRow>>,
-    len: usize,
-    limit: usize,
+/// The current state of accounts, as far as durable, with the partition each
+/// came from. Bounded: past `limit` accounts, the cache evicts a few at a time
+/// (S3-FIFO: accounts met once go first), and an evicted state is read back from
+/// `account_balances` when its account is met again. (It used to start over at
+/// the limit: every account a miss at once, a latency cliff.)
+struct Accounts(quick_cache::unsync::Cache<String, (i32, BalanceRow)>);
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts")
+            .field("len", &self.0.len())
+            .finish()
+    }
 }
 
 impl Accounts {
+    fn new(limit: usize) -> Self {
+        Self(quick_cache::unsync::Cache::new(limit.max(1)))
+    }
+
     fn get(&self, partition: i32, account_id: &str) -> Option<&BalanceRow> {
-        self.by_partition.get(&partition)?.get(account_id)
+        self.0
+            .get(account_id)
+            .filter(|(at, _)| *at == partition)
+            .map(|(_, state)| state)
     }
 
     fn insert(&mut self, partition: i32, state: BalanceRow) {
-        let accounts = self.by_partition.entry(partition).or_default();
-        if accounts.insert(state.account_id.clone(), state).is_none() {
-            self.len += 1;
-        }
+        self.0.insert(state.account_id.clone(), (partition, state));
     }
 
     fn forget(&mut self, partitions: &[i32]) {
-        for partition in partitions {
-            if let Some(accounts) = self.by_partition.remove(partition) {
-                self.len -= accounts.len();
-            }
-        }
+        self.0
+            .retain(|_, (partition, _)| !partitions.contains(partition));
     }
 
-    /// Keeps memory bounded: past the limit, start over (states are read back
-    /// from `account_balances` when needed again).
-    fn trim(&mut self) {
-        if self.len > self.limit {
-            self.by_partition.clear();
-            self.len = 0;
-        }
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -145,10 +149,7 @@ impl ClickHouseSink {
         let sink = Self {
             client,
             tables,
-            accounts: Accounts {
-                limit: config.cached_accounts,
-                ..Accounts::default()
-            },
+            accounts: Accounts::new(config.cached_accounts),
             gaps: GapReport::new(NAME, metrics),
             timeout: Duration::from_millis(config.request_timeout_millis),
         };
@@ -296,7 +297,6 @@ impl Sink for ClickHouseSink {
         for account in staged.into_values().filter(|s| s.advanced) {
             self.accounts.insert(account.partition, account.state);
         }
-        self.accounts.trim();
         Ok(Written {
             rows: vec![
                 ("account_events", batch.events.len() as u64),
@@ -367,5 +367,52 @@ impl Sink for ClickHouseSink {
 
     fn revoked(&mut self, partitions: &[i32]) {
         self.accounts.forget(partitions);
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn past_its_limit_the_cache_evicts_a_few_not_all() {
+        let mut accounts = Accounts::new(1_000);
+        for i in 0..1_000 {
+            accounts.insert(i % 3, BalanceRow::unknown(&format!("a-{i}")));
+        }
+        // Accounts met again are kept over accounts met once.
+        for i in 0..500 {
+            assert!(accounts.get(i % 3, &format!("a-{i}")).is_some());
+        }
+        for i in 1_000..1_100 {
+            accounts.insert(i % 3, BalanceRow::unknown(&format!("a-{i}")));
+        }
+        let kept = (0..1_100)
+            .filter(|i| accounts.get(i % 3, &format!("a-{i}")).is_some())
+            .count();
+        assert!(
+            kept >= 900,
+            "only {kept} of 1,100 accounts kept at a limit of 1,000"
+        );
+        let kept_hot = (0..500)
+            .filter(|i| accounts.get(i % 3, &format!("a-{i}")).is_some())
+            .count();
+        assert!(
+            kept_hot >= 450,
+            "only {kept_hot} of the 500 accounts met twice kept"
+        );
+    }
+
+    #[test]
+    fn a_state_is_found_only_in_its_partition_and_forgotten_with_it() {
+        let mut accounts = Accounts::new(100);
+        accounts.insert(1, BalanceRow::unknown("a"));
+        accounts.insert(2, BalanceRow::unknown("b"));
+        assert!(accounts.get(1, "a").is_some());
+        assert!(accounts.get(2, "a").is_none());
+        accounts.forget(&[1]);
+        assert!(accounts.get(1, "a").is_none());
+        assert!(accounts.get(2, "b").is_some());
+        assert_eq!(accounts.len(), 1);
     }
 }
