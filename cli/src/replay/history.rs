@@ -142,6 +142,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (first, prepared) = HistorySink::connect(&config, metrics.clone())
         .await
         .with_context(|| format!("setting up {}", indices.concrete))?;
+    let first = first.without_refresh_per_bulk();
     if prepared.created {
         info!(index = %indices.concrete, "replay index created");
     }
@@ -195,7 +196,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (connect_config, metrics) = (config.clone(), parts.metrics.clone());
     let connect = move || {
         let (config, metrics) = (connect_config.clone(), metrics.clone());
-        async move { Ok::<_, HistoryError>(HistorySink::connect(&config, metrics).await?.0) }
+        async move {
+            let (sink, _) = HistorySink::connect(&config, metrics).await?;
+            Ok::<_, HistoryError>(sink.without_refresh_per_bulk())
+        }
     };
     let mut runner = tokio::spawn(super::keep_running(
         "connecting to the search server",

@@ -4,9 +4,12 @@
 //! Each document's id is its event id and its version the account's version,
 //! written with `version_type=external`: writing an event again — a retried
 //! batch, a replay after a crash — is answered 409 and changes nothing, so it
-//! counts as done (`ledgerstream_projection_duplicates_skipped_total`). Bulk
-//! requests wait for a refresh (`refresh=wait_for`): when a batch is reported
-//! written, its documents answer searches.
+//! counts as done (`ledgerstream_projection_duplicates_skipped_total`). The live
+//! projection's bulk requests wait for a refresh (`refresh=wait_for`): when a
+//! batch is reported written, its documents answer searches. A replay's index
+//! answers no search before the alias swap, so its bulk requests do not wait
+//! ([`HistorySink::without_refresh_per_bulk`]); the index is refreshed once
+//! before each checkpoint instead, so a checkpoint still means searchable.
 //!
 //! The server answers per document ([`classify_item`]). What it refuses for
 //! now (429, 5xx) fails the write as retriable; the runner writes the batch
@@ -25,6 +28,7 @@ use elasticsearch::auth::Credentials;
 use elasticsearch::http::Url;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::params::{Refresh, VersionType};
+use elasticsearch::indices::IndicesRefreshParts;
 use elasticsearch::{BulkOperation, BulkOperations, BulkParts, Elasticsearch, MgetParts};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
@@ -112,6 +116,9 @@ pub struct HistorySink {
     uuid: String,
     bulk_documents: usize,
     bulk_concurrency: usize,
+    /// Whether each bulk request waits for a refresh (the live projection), or
+    /// the index is refreshed once before each checkpoint (a replay).
+    refresh_per_bulk: bool,
     metrics: ProjectionMetrics,
     /// Per event id, the answers to the batch being written: a retried write
     /// sends only the rest. Emptied when a write succeeds.
@@ -127,6 +134,7 @@ impl std::fmt::Debug for HistorySink {
             .field("uuid", &self.uuid)
             .field("bulk_documents", &self.bulk_documents)
             .field("bulk_concurrency", &self.bulk_concurrency)
+            .field("refresh_per_bulk", &self.refresh_per_bulk)
             .field("settled", &self.settled.len())
             .finish()
     }
@@ -172,10 +180,32 @@ impl HistorySink {
             uuid: prepared.uuid.clone(),
             bulk_documents: config.bulk_documents,
             bulk_concurrency: config.bulk_concurrency,
+            refresh_per_bulk: true,
             metrics,
             settled: HashMap::new(),
         };
         Ok((sink, prepared))
+    }
+
+    /// For an index that answers no search yet (a replay's, before the alias
+    /// swap): bulk requests do not wait for a refresh; the index is refreshed
+    /// once before each checkpoint is saved.
+    pub fn without_refresh_per_bulk(mut self) -> Self {
+        self.refresh_per_bulk = false;
+        self
+    }
+
+    /// Makes everything written to the concrete index searchable.
+    async fn refresh(&self) -> Result<(), HistoryError> {
+        let during = "refreshing the index";
+        let response = self
+            .client
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[&self.indices.concrete]))
+            .send()
+            .await
+            .map_err(HistoryError::during(during))?;
+        read_answer(during, response).await.map(|_| ())
     }
 
     /// Which engine answered at connect.
@@ -207,11 +237,16 @@ impl HistorySink {
                 message: format!("encoding document {}: {error}", document.event_id),
             })?;
         }
+        let refresh = if self.refresh_per_bulk {
+            Refresh::WaitFor
+        } else {
+            Refresh::False
+        };
         let response = self
             .client
             .bulk(BulkParts::Index(&self.indices.concrete))
             .body(vec![body])
-            .refresh(Refresh::WaitFor)
+            .refresh(refresh)
             .filter_path(BULK_ANSWER)
             .send()
             .await
@@ -386,6 +421,9 @@ impl Sink for HistorySink {
     ) -> Result<(), HistoryError> {
         if checkpoints.is_empty() {
             return Ok(());
+        }
+        if !self.refresh_per_bulk {
+            self.refresh().await?;
         }
         let during = "saving checkpoints";
         let mut body = BulkOperations::new();
