@@ -229,6 +229,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let steady = report(&watched, &before_start, warmup_seconds, broker_pid)?;
+    // Millions of records each: they would fill the broker's disk run after run.
+    let raw_names = TopicNames::with_suffix(&format!("-raw{suffix}"));
+    let all: Vec<&str> = names.all().into_iter().chain(raw_names.all()).collect();
+    if let Err(error) = topics::delete(&admin, &all).await {
+        eprintln!("deleting the benchmark's topics failed: {error}");
+    }
     if let Some(PeerKind::KafkaStreams) = args.peer {
         eprintln!("the Kafka Streams peer, same workload, same broker ...");
         let figures = peer::run(PeerRun {
