@@ -3,13 +3,14 @@
 //!
 //! The test runs a broker of its own ([`OwnBroker`], through
 //! `infra/local/services/broker.sh`) with, beside its PLAINTEXT listener, a
-//! SASL_SSL listener (SCRAM) and an SSL listener that requires a client
-//! certificate. Its certificates are made at test time
+//! SASL_SSL and a SASL_PLAINTEXT listener (SCRAM and PLAIN) and an SSL listener
+//! that requires a client certificate. Its certificates are made at test time
 //! (`infra/local/kafka_tls.sh`: openssl and keytool); its SCRAM user is created
 //! through the Admin API (`infra/kafka/ScramUser.java`) with a random password.
 //!
 //! Then `registry`, `topics`, `process`, `project clickhouse`, `produce`,
-//! `query` and `lag` all run through SASL_SSL only; a wrong password, a wrong
+//! `query` and `lag` all run through SASL_SSL only (`topics check` through
+//! PLAIN, SASL_PLAINTEXT and mTLS too); a wrong password, a wrong
 //! CA, a missing client certificate and a PLAINTEXT client on the SASL_SSL port
 //! each stop a command at start with an error naming the setting to fix; and
 //! every log of the run — the binaries', the broker's, the scripts' — and every
@@ -48,6 +49,7 @@ struct Secured {
     tls: PathBuf,
     work: TempDir,
     sasl_port: u16,
+    sasl_plaintext_port: u16,
     ssl_port: u16,
     password: String,
     password_file: PathBuf,
@@ -79,11 +81,15 @@ impl Secured {
         let password_file = work.path().join("password");
         std::fs::write(&password_file, format!("{password}\n")).unwrap();
 
-        let (sasl_port, ssl_port) = (free_port(), free_port());
+        let (sasl_port, sasl_plaintext_port, ssl_port) = (free_port(), free_port(), free_port());
         let broker = OwnBroker::start_with(vec![
             (
                 "LEDGERSTREAM_BROKER_SASL_SSL_PORT".into(),
                 sasl_port.to_string(),
+            ),
+            (
+                "LEDGERSTREAM_BROKER_SASL_PLAINTEXT_PORT".into(),
+                sasl_plaintext_port.to_string(),
             ),
             ("LEDGERSTREAM_BROKER_SSL_PORT".into(), ssl_port.to_string()),
             (
@@ -101,6 +107,7 @@ impl Secured {
             tls,
             work,
             sasl_port,
+            sasl_plaintext_port,
             ssl_port,
             password,
             password_file,
@@ -219,6 +226,8 @@ impl Ran {
 
     /// Failed, saying `needles` (the setting to fix).
     fn assert_refused(&self, needles: &[&str]) {
+        let said = self.stderr.lines().filter(|l| l.starts_with("error:"));
+        eprintln!("{}: {}", self.name, said.collect::<Vec<_>>().join(" | "));
         assert!(
             !self.status.success(),
             "{} should have failed: {self:?}",
@@ -274,6 +283,9 @@ impl Daemon {
     }
 
     fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -469,6 +481,26 @@ async fn the_pipeline_runs_through_sasl_ssl_and_never_shows_the_password() {
             "TLS with the Kafka broker",
             "LEDGERSTREAM_KAFKA_SSL_CERT_FILE",
         ]);
+
+    // The other logins: PLAIN over SASL_SSL, SCRAM-SHA-512 over SASL_PLAINTEXT.
+    secured
+        .check_topics(
+            "topics-plain",
+            &[("LEDGERSTREAM_KAFKA_SASL_MECHANISM", "PLAIN")],
+        )
+        .assert_ok();
+    let sasl_plaintext = format!("127.0.0.1:{}", secured.sasl_plaintext_port);
+    secured
+        .check_topics(
+            "topics-sasl-plaintext",
+            &[
+                ("LEDGERSTREAM_BROKERS", &sasl_plaintext),
+                ("LEDGERSTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
+                ("LEDGERSTREAM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+                ("LEDGERSTREAM_KAFKA_SSL_CA_FILE", ""),
+            ],
+        )
+        .assert_ok();
 
     // Settings that cannot work stop a command at start, naming what to fix.
     let wrong = format!("wrong-{}", uuid::Uuid::new_v4().simple());

@@ -6,15 +6,17 @@
 # that kill and restart a broker run one of their own beside the stack's.
 #
 # Secured listeners, beside the PLAINTEXT one (which the stack's own checks use):
-#   LEDGERSTREAM_BROKER_SASL_SSL_PORT   SASL_SSL, SCRAM-SHA-256 and SCRAM-SHA-512 logins
-#   LEDGERSTREAM_BROKER_SSL_PORT        SSL with a client certificate required (mTLS)
-#   LEDGERSTREAM_BROKER_TLS_DIR         their certificates, made by infra/local/kafka_tls.sh
-#   LEDGERSTREAM_BROKER_SCRAM_USER      a SCRAM user created (Admin API) once the
-#   LEDGERSTREAM_BROKER_SCRAM_PASSWORD_FILE   broker is ready, with this password
+#   LEDGERSTREAM_BROKER_SASL_SSL_PORT        SASL_SSL: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN logins
+#   LEDGERSTREAM_BROKER_SASL_PLAINTEXT_PORT  SASL_PLAINTEXT: the same logins, no TLS
+#   LEDGERSTREAM_BROKER_SSL_PORT             SSL with a client certificate required (mTLS)
+#   LEDGERSTREAM_BROKER_TLS_DIR              their certificates, made by infra/local/kafka_tls.sh
+#   LEDGERSTREAM_BROKER_SCRAM_USER           a user: SCRAM credentials created (Admin API)
+#   LEDGERSTREAM_BROKER_SCRAM_PASSWORD_FILE  once the broker is ready; PLAIN's from the file
 
 BROKER_PORT=${LEDGERSTREAM_BROKER_PORT:-9092}
 CONTROLLER_PORT=${LEDGERSTREAM_CONTROLLER_PORT:-9093}
 SASL_SSL_PORT=${LEDGERSTREAM_BROKER_SASL_SSL_PORT:-}
+SASL_PLAINTEXT_PORT=${LEDGERSTREAM_BROKER_SASL_PLAINTEXT_PORT:-}
 SSL_PORT=${LEDGERSTREAM_BROKER_SSL_PORT:-}
 TLS_DIR=${LEDGERSTREAM_BROKER_TLS_DIR:-}
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$LS_ROOT/infra/kafka/pom.xml")
@@ -49,6 +51,10 @@ broker_config() {
     listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT"
     protocols+=",SASL_SSL:SASL_SSL"
   fi
+  if [ -n "$SASL_PLAINTEXT_PORT" ]; then
+    listeners+=",SASL_PLAINTEXT://127.0.0.1:$SASL_PLAINTEXT_PORT"
+    protocols+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
   if [ -n "$SSL_PORT" ]; then
     listeners+=",SSL://127.0.0.1:$SSL_PORT"
     protocols+=",SSL:SSL"
@@ -76,6 +82,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 PROPERTIES
   if [ -n "$SASL_SSL_PORT$SSL_PORT" ]; then broker_tls_config "$dir"; fi
+  if [ -n "$SASL_SSL_PORT$SASL_PLAINTEXT_PORT" ]; then broker_sasl_config "$dir"; fi
   cat >"$dir/log4j2.properties" <<'PROPERTIES'
 # Written by infra/local/services/broker.sh: everything to standard output, which
 # the stack sends to its logs folder.
@@ -113,10 +120,30 @@ ssl.truststore.type=PKCS12
 ssl.truststore.location=$TLS_DIR/broker.truststore.p12
 ssl.truststore.password=$password
 listener.name.ssl.ssl.client.auth=required
-sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
-listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 PROPERTIES
+}
+
+# The SASL listeners' logins, appended to server.properties: SCRAM users live in
+# the cluster metadata (broker_scram_user); PLAIN's user and password are in the
+# login module's settings (Kafka hides them in its logs), so the file is the
+# owner's only.
+broker_sasl_config() {
+  local dir=$1 listener plain=""
+  local user=${LEDGERSTREAM_BROKER_SCRAM_USER:-} file=${LEDGERSTREAM_BROKER_SCRAM_PASSWORD_FILE:-}
+  if [[ -n "$user" && -r "$file" ]]; then
+    local password
+    password=$(head -n 1 "$file")
+    plain="org.apache.kafka.common.security.plain.PlainLoginModule required user_$user=\"$password\";"
+  fi
+  chmod 600 "$dir/server.properties"
+  printf 'sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512%s\n' "${plain:+,PLAIN}" >>"$dir/server.properties"
+  for listener in sasl_ssl sasl_plaintext; do
+    cat >>"$dir/server.properties" <<PROPERTIES
+listener.name.$listener.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.$listener.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+PROPERTIES
+    [ -z "$plain" ] || printf 'listener.name.%s.plain.sasl.jaas.config=%s\n' "$listener" "$plain" >>"$dir/server.properties"
+  done
 }
 
 broker_start() {
