@@ -11,7 +11,6 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
-
 use tracing::debug;
 
 use super::KafkaSettings;
@@ -163,9 +162,9 @@ fn probe_blocking(settings: &KafkaSettings, endpoint: &Endpoint) -> Result<Strin
         // Hands the error events that came meanwhile to the Recorder.
         client.poll(Duration::ZERO);
         if let Ok(mut refusal) = client.context().refusal.lock()
-            && let Some((code, detail)) = refusal.take()
+            && let Some((kind, detail)) = refusal.take()
         {
-            return Err(match code {
+            return Err(match kind {
                 Refusal::Login => AccessError::Authentication { address, detail },
                 Refusal::Tls => AccessError::Tls { address, detail },
                 Refusal::Protocol => AccessError::Protocol {
