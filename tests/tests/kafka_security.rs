@@ -9,8 +9,8 @@
 //! through the Admin API (`infra/kafka/ScramUser.java`) with a random password.
 //!
 //! Then `registry`, `topics`, `process`, `project clickhouse`, `produce`,
-//! `query` and `lag` all run through SASL_SSL only (`topics check` through
-//! PLAIN, SASL_PLAINTEXT and mTLS too); a wrong password, a wrong
+//! `query`, `replay state` and `lag` all run through SASL_SSL only (`topics
+//! check` through PLAIN, SASL_PLAINTEXT and mTLS too); a wrong password, a wrong
 //! CA, a missing client certificate and a PLAINTEXT client on the SASL_SSL port
 //! each stop a command at start with an error naming the setting to fix; and
 //! every log of the run — the binaries', the broker's, the scripts' — and every
@@ -455,6 +455,16 @@ async fn the_pipeline_runs_through_sasl_ssl_and_never_shows_the_password() {
     );
     query.assert_ok();
     assert!(query.stdout.contains("112.50"), "{query:?}");
+    // The processor's state rebuilt from the event log, through SASL_SSL too.
+    let replayed = secured.work.path().join("replayed");
+    secured
+        .run(
+            "replay-state",
+            &["replay", "state", "--state-dir", replayed.to_str().unwrap()],
+            &[],
+        )
+        .assert_ok();
+    assert!(replayed.join("partition-0").exists(), "a store was rebuilt");
     let lag = secured.run("lag", &["lag", "--once"], &[]);
     lag.assert_ok();
     assert!(lag.stdout.contains("ledgerstream-processor"), "{lag:?}");
