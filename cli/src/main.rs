@@ -12,9 +12,9 @@
 //! Every record on those topics is Avro in the Confluent wire format, its schema in
 //! the Schema Registry. Subcommands are thin: they parse flags, read the environment
 //! (see `ledgerstream_infra::Endpoints`; the Kafka security settings,
-//! `ledgerstream_runtime::kafka::KafkaSecurity`, are read once here for all of them)
-//! and call into the library crates. The
-//! benchmarks and the load generator are another binary, `ledgerstream-bench`.
+//! `ledgerstream_runtime::kafka::KafkaSecurity`, are read once here for all of
+//! them) and call into the library crates. The benchmarks and the load generator
+//! are another binary, `ledgerstream-bench`.
 
 use clap::{Parser, Subcommand};
 use ledgerstream::exit::Exit;
