@@ -64,6 +64,8 @@ fn main() -> std::process::ExitCode {
     ledgerstream::logging::init();
     let run = || -> anyhow::Result<()> {
         let cli = Cli::parse();
+        // As `ledgerstream`: one Kafka security config for every client.
+        ledgerstream_runtime::kafka::KafkaSecurity::from_env()?.install()?;
         tokio::runtime::Runtime::new()?.block_on(async {
             match cli.what {
                 What::Process(args) => process::run(args).await,

@@ -34,6 +34,7 @@ use ledgerstream_projections::{
 };
 use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::KafkaSettings;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
@@ -89,7 +90,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let endpoints = Endpoints::from_env();
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     probe::probe(&endpoints.clickhouse).await?;
     let brokers = endpoints.broker.address.clone();
     let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();

@@ -32,6 +32,7 @@ use ledgerstream_projections::{
     self, HealthBoard, ProjectionConfig, ProjectionMetrics, RunnerParts, Sink, SourcedEvent,
 };
 use ledgerstream_runtime::decoder::Decoder;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
@@ -78,7 +79,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let endpoints = Endpoints::from_env();
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     probe::probe(&endpoints.search).await?;
     let brokers = endpoints.broker.address.clone();
     let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();

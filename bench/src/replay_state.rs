@@ -20,8 +20,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use cpu_time::ProcessTime;
 use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
-use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_infra::Endpoints;
 use ledgerstream_runtime::decoder::Decoder;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
@@ -164,7 +165,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     if args.kafka_events > 0 {
-        probe::probe(&endpoints.broker).await?;
+        probe_broker(&endpoints.broker).await?;
         let brokers = endpoints.broker.address.clone();
         let admin = Admin::connect(&brokers)?;
         let layout = TopicsConfig {

@@ -11,10 +11,11 @@ use crossterm::cursor::MoveTo;
 use crossterm::execute;
 use crossterm::style::Print;
 use crossterm::terminal::{Clear, ClearType};
-use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_infra::Endpoints;
 use ledgerstream_lag::{
     ExporterHealth, LagConfig, LagError, LagMetrics, Report, ViewOptions, Watcher, exporter, view,
 };
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use tracing::{error, info, warn};
 
 #[derive(Debug, clap::Args)]
@@ -56,7 +57,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .trend_window
         .unwrap_or_else(|| config.trend_window_secs.max(2 * args.interval));
     config.validate()?;
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
 
     let view = ViewOptions::for_stdout(&config, args.once, std::io::stdout().is_terminal());
     let mut watcher = Watcher::new(config.clone());

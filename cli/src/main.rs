@@ -11,14 +11,17 @@
 //!
 //! Every record on those topics is Avro in the Confluent wire format, its schema in
 //! the Schema Registry. Subcommands are thin: they parse flags, read the environment
-//! (see `ledgerstream_infra::Endpoints`) and call into the library crates. The
-//! benchmarks and the load generator are another binary, `ledgerstream-bench`.
+//! (see `ledgerstream_infra::Endpoints`; the Kafka security settings,
+//! `ledgerstream_runtime::kafka::KafkaSecurity`, are read once here for all of
+//! them) and call into the library crates. The benchmarks and the load generator
+//! are another binary, `ledgerstream-bench`.
 
 use clap::{Parser, Subcommand};
 use ledgerstream::exit::Exit;
 use ledgerstream::{
     lag, process, produce, project, query, registry, replay, schemas, services, topics,
 };
+use ledgerstream_runtime::kafka::KafkaSecurity;
 
 /// Kafka-native CQRS / event-sourcing pipeline for event-sourced systems on Kafka.
 #[derive(Debug, Parser)]
@@ -66,6 +69,9 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Read and checked once; every Kafka client of the process shares it.
+    let security = KafkaSecurity::from_env()?.install()?;
+    tracing::debug!(kafka_security = %security.describe(), "kafka security settings");
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match cli.command {

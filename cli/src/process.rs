@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_infra::Endpoints;
 use ledgerstream_processor::{
     Health, Instance, Metrics, ProcessError, Processor, ProcessorConfig, serve,
 };
 use ledgerstream_runtime::decoder::Decoder;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::supervise::{on_own_thread, supervise};
 use ledgerstream_runtime::topics::{self, Admin, TopicsConfig};
@@ -82,7 +83,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.topic_suffix = args.topic_suffix;
     config.validate()?;
 
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     let admin = Admin::connect(&config.brokers)?;
     let names = config.topics();
     // Any partition count works, as long as commands, events and results share it:

@@ -14,6 +14,7 @@ use ledgerstream_projections::{
     self, HealthBoard, ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
 use ledgerstream_runtime::decoder::Decoder;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::supervise::{Restartable, supervise};
 use ledgerstream_runtime::topics::{Admin, TopicsConfig};
@@ -138,7 +139,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     history_config.set_password(std::env::var("LEDGERSTREAM_SEARCH_PASSWORD").ok());
     history_config.validate()?;
 
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     if projections.contains(&Projection::Clickhouse) {
         probe::probe(&endpoints.clickhouse).await?;
     }

@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 
-use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_infra::Endpoints;
 use ledgerstream_registry::config::{DEFAULT_LISTEN, DEFAULT_TOPIC, RegistryConfig};
 use ledgerstream_registry::server;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use tracing::info;
 
 #[derive(Debug, clap::Args)]
@@ -28,7 +29,7 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let broker = Endpoints::from_env().broker;
     // Fails with how to start the broker when it is not there.
-    probe::probe(&broker).await?;
+    probe_broker(&broker).await?;
     let config = RegistryConfig {
         listen: args.listen,
         topic: args.topic,

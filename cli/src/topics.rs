@@ -3,6 +3,7 @@
 
 use anyhow::bail;
 use ledgerstream_infra::Endpoints;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::topics::{self, Admin, Report, TopicStatus, TopicsConfig, TopicsError};
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +49,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let specs = config.specs()?;
     let broker = Endpoints::from_env().broker;
+    // A login or TLS setting that cannot work is named here, before any request.
+    probe_broker(&broker).await?;
     let admin = Admin::connect(&broker.address)?;
     let outcome = if creating {
         topics::create(&admin, &specs).await

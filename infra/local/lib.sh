@@ -84,7 +84,8 @@ start_daemon() {
   local log
   log=$(log_file "$name")
   printf '\n=== %s: %s\n' "$(date -u +%FT%TZ)" "$*" >>"$log"
-  (cd "$dir" && exec setsid "$@" >>"$log" 2>&1 </dev/null) &
+  # The mark tells this stack's daemons from services it did not start (port_owner).
+  (cd "$dir" && LEDGERSTREAM_STACK_HOME=$LS_HOME exec setsid "$@" >>"$log" 2>&1 </dev/null) &
   printf '%s' "$!" >"$(pid_file "$name")"
 }
 
@@ -106,6 +107,85 @@ stop_daemon() {
 
 # port_in_use PORT: something listens on 127.0.0.1:PORT.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A healthy answer on a service's port does not prove that this stack started the
+# service: on a fresh Debian machine `apt-get install prometheus` (or
+# clickhouse-server) starts the system's own on the same port. So the process
+# that listens is checked: it must run in the session the stack started for the
+# service (a daemon leads a session of its own), and that session must be marked
+# as a ledgerstream stack's (LEDGERSTREAM_STACK_HOME in its environment, or, for
+# daemons started before the mark, a working folder under a stack home whose pid
+# file names it).
+
+# listener_pid PORT: the pid listening on TCP PORT, when this user may see it
+# (`ss` shows other users' processes to root only); empty when none is seen.
+listener_pid() {
+  command -v ss >/dev/null ||
+    die "ss is missing (it tells whose service listens on a port); install it: sudo apt-get install -y iproute2"
+  ss -Htlnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9][0-9]*\).*/\1/p' | head -n 1
+}
+
+# stack_home_of LEADER: the home of the ledgerstream stack that started the
+# session LEADER leads; fails when none did.
+stack_home_of() {
+  local leader=$1 home cwd
+  home=$(tr '\0' '\n' <"/proc/$leader/environ" 2>/dev/null | sed -n 's/^LEDGERSTREAM_STACK_HOME=//p' | head -n 1)
+  if [ -z "$home" ]; then
+    cwd=$(readlink "/proc/$leader/cwd" 2>/dev/null) || return 1
+    home=$(dirname "$cwd")
+  fi
+  grep -qsx "$leader" "$home"/run/*.pid || return 1
+  printf '%s' "$home"
+}
+
+# port_owner NAME PORT: who serves NAME's port, one line:
+#   ours PID          the daemon this stack started for NAME
+#   stack PID HOME    a daemon another ledgerstream stack (data in HOME) started
+#   other PID         a process no ledgerstream stack started (a system service ...)
+#   unseen            nobody this user can see (another user's process, or none)
+port_owner() {
+  local name=$1 port=$2 pid leader ours home
+  pid=$(listener_pid "$port")
+  [ -n "$pid" ] || { echo unseen; return 0; }
+  leader=$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ')
+  if ours=$(running_pid "$name") && [ "$leader" = "$ours" ]; then
+    echo "ours $pid"
+  elif [ -n "$leader" ] && home=$(stack_home_of "$leader"); then
+    echo "stack $pid $home"
+  else
+    echo "other $pid"
+  fi
+}
+
+# describe_process PID: its command line, shortened, and its systemd unit if any.
+describe_process() {
+  local pid=$1 cmd unit
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)
+  unit=$(sed -n 's|.*/\([^/]*\.service\)$|\1|p' "/proc/$pid/cgroup" 2>/dev/null | head -n 1)
+  printf 'pid %s: %s' "$pid" "${cmd:-?}"
+  [ -n "$unit" ] && printf ' (systemd unit %s)' "$unit"
+  return 0
+}
+
+# port_taken_help NAME PORT OWNER...: says what holds NAME's port and what to do.
+port_taken_help() {
+  local name=$1 port=$2 kind=$3 pid=${4:-} unit=""
+  case $kind in
+    other)
+      say "error: port $port, which $name needs, is held by a process this stack did not start: $(describe_process "$pid")"
+      unit=$(sed -n 's|.*/\([^/]*\.service\)$|\1|p' "/proc/$pid/cgroup" 2>/dev/null | head -n 1)
+      ;;
+    *)
+      say "error: port $port, which $name needs, is held by a process this stack did not start (another user's: run 'sudo ss -tlnp sport = :$port' to see it)"
+      ;;
+  esac
+  if [ -n "$unit" ]; then
+    say "it is the system's own service: stop it and keep it from starting at boot with: sudo systemctl disable --now $unit"
+  else
+    say "stop that program (find it with: ss -tlnp 'sport = :$port')"
+  fi
+  say "then run: infra/local/stack.sh up $name"
+}
 
 # wait_ready NAME SECONDS: polls NAME_healthy until it passes; fails naming the
 # service, its log and the fix when the time runs out or the process dies.

@@ -66,18 +66,37 @@ up_one() {
     say "registry: skipped, this build of ledgerstream has no 'registry' subcommand"
     return 2
   fi
-  if "${name}_healthy"; then
-    say "$name: already running on port $port"
-    run_ready_hook "$name"
-    return 2
+  local owner
+  if port_in_use "$port"; then
+    # Whose it is, before how it answers: a service this stack did not start
+    # may answer as well as its own would.
+    read -r -a owner <<<"$(port_owner "$name" "$port")"
+    case ${owner[0]} in
+      ours | stack)
+        if "${name}_healthy"; then
+          if [ "${owner[0]}" = ours ]; then
+            say "$name: already running on port $port (pid ${owner[1]})"
+          else
+            say "$name: already running on port $port, started by the ledgerstream stack in ${owner[2]} (pid ${owner[1]}); using it"
+          fi
+          run_ready_hook "$name"
+          return 2
+        fi
+        if [ "${owner[0]}" = stack ]; then
+          say "error: port $port, which $name needs, is held by an unhealthy $name that the ledgerstream stack in ${owner[2]} started (pid ${owner[1]})"
+          say "stop it with: LEDGERSTREAM_HOME=${owner[2]} infra/local/stack.sh down $name, then run: infra/local/stack.sh up $name"
+          return 1
+        fi
+        ;;
+      *)
+        port_taken_help "$name" "$port" "${owner[@]}"
+        return 1
+        ;;
+    esac
   fi
   if running_pid "$name" >/dev/null; then
     say "$name: started earlier but not healthy; restarting it"
     stop_daemon "$name"
-  elif port_in_use "$port"; then
-    say "error: port $port, which $name needs, is taken by another program that is not a healthy $name"
-    say "find it with: lsof -iTCP:$port -sTCP:LISTEN, stop it, then run: infra/local/stack.sh up $name"
-    return 1
   fi
   "${name}_start"
   wait_ready "$name" "$READY_SECONDS" || return 1
@@ -130,14 +149,34 @@ cmd_down() {
 }
 
 cmd_status() {
-  local name port healthy pid all_healthy=0
+  local name port healthy pid all_healthy=0 owner notes=()
   printf '%-11s %-6s %-8s %-8s %s\n' SERVICE PORT HEALTHY PID LOG
   for name in "${ALL_SERVICES[@]}"; do
     port=$("${name}_port")
     if "${name}_healthy"; then healthy=yes; else healthy=no; all_healthy=1; fi
     pid=$(running_pid "$name" || printf -- '-')
+    # A port served by a process this stack did not start is marked, and said whose.
+    if [ "$pid" = - ] && port_in_use "$port"; then
+      read -r -a owner <<<"$(port_owner "$name" "$port")"
+      case ${owner[0]} in
+        stack)
+          pid="${owner[1]}*"
+          notes+=("* $name: started by the ledgerstream stack in ${owner[2]}")
+          ;;
+        other)
+          pid="${owner[1]}!"
+          notes+=("! $name: port $port is held by a process no ledgerstream stack started: $(describe_process "${owner[1]}")")
+          ;;
+        *)
+          pid="?!"
+          notes+=("! $name: port $port is held by another user's process (sudo ss -tlnp 'sport = :$port')")
+          ;;
+      esac
+    fi
     printf '%-11s %-6s %-8s %-8s %s\n' "$name" "$port" "$healthy" "$pid" "$(log_file "$name")"
   done
+  local note
+  for note in "${notes[@]}"; do say "$note"; done
   return $all_healthy
 }
 

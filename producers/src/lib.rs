@@ -21,6 +21,10 @@
 //!
 //! [`amount`] turns `12.50` into minor units and back; [`check`] refuses, before
 //! sending, a command the processor could not answer.
+//!
+//! Its Kafka clients reach the brokers as the process's installed
+//! `ledgerstream_runtime::kafka::KafkaSecurity` says (TLS, SASL): call
+//! `KafkaSecurity::from_env()?.install()?` once at start; without it they use PLAINTEXT.
 
 pub mod amount;
 pub mod check;

@@ -7,6 +7,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use ledgerstream_runtime::kafka::KafkaSettings;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -115,14 +116,11 @@ impl std::fmt::Debug for SchemaLog {
     }
 }
 
-/// The settings of the registry's clients. Not built from
-/// `ledgerstream_runtime::kafka`: the runtime depends on this crate (for the topic
-/// names), not the other way round.
+/// The settings of the registry's clients: the process's, security settings
+/// included, as every other component's.
 fn client_config(brokers: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", brokers)
-        .set("socket.timeout.ms", "10000");
+    let mut config = KafkaSettings::new(brokers).client();
+    config.set("socket.timeout.ms", "10000");
     config
 }
 

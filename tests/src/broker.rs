@@ -17,6 +17,8 @@ pub struct OwnBroker {
     home: TempDir,
     port: u16,
     controller_port: u16,
+    /// More `LEDGERSTREAM_BROKER_*` settings for `broker.sh` (secured listeners).
+    env: Vec<(String, String)>,
 }
 
 impl OwnBroker {
@@ -28,13 +30,25 @@ impl OwnBroker {
     /// When the broker does not start: the message holds the script's output,
     /// which names what is missing and how to install it.
     pub fn start() -> Self {
+        Self::start_with(Vec::new())
+    }
+
+    /// Like [`start`](Self::start), with more settings for
+    /// `infra/local/services/broker.sh` (`LEDGERSTREAM_BROKER_SASL_SSL_PORT`, ...).
+    pub fn start_with(env: Vec<(String, String)>) -> Self {
         let broker = Self {
             home: TempDir::new("broker"),
             port: free_port(),
             controller_port: free_port(),
+            env,
         };
         broker.up();
         broker
+    }
+
+    /// The folder of its data, settings and logs.
+    pub fn home(&self) -> &Path {
+        self.home.path()
     }
 
     /// Where clients reach it.
@@ -92,6 +106,7 @@ impl OwnBroker {
                 "LEDGERSTREAM_CONTROLLER_PORT",
                 self.controller_port.to_string(),
             )
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
         assert!(
@@ -116,6 +131,7 @@ impl Drop for OwnBroker {
                 "LEDGERSTREAM_CONTROLLER_PORT",
                 self.controller_port.to_string(),
             )
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output();
     }
 }

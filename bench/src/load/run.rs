@@ -3,6 +3,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_producers::{ClientError, CommandClient, CommandClientConfig, CommandResult};
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_schemas::client::RegistryClient;
 use tokio::sync::{mpsc, watch};
@@ -247,7 +248,7 @@ fn count_signals() -> watch::Receiver<u32> {
 
 async fn connect(args: &Args) -> anyhow::Result<CommandClient> {
     let endpoints = Endpoints::from_env();
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     probe::probe(&endpoints.registry).await?;
     let registry = RegistryClient::new(registry_from_env()?)?;
     let mut config = CommandClientConfig::new(endpoints.broker.address.clone())

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ledgerstream_infra::{Endpoints, probe};
 use ledgerstream_producers::{CommandClient, CommandClientConfig, Submitted};
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_schemas::client::RegistryClient;
 use ledgerstream_schemas::records::{AccountType, Channel, CommandRecord, RecordUnion};
@@ -308,7 +309,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 async fn connect(suffix: &str, timeout_secs: u64) -> anyhow::Result<CommandClient> {
     let endpoints = Endpoints::from_env();
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     probe::probe(&endpoints.registry).await?;
     let registry = RegistryClient::new(registry_from_env()?)?;
     let mut config =

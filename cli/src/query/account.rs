@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::HumanCount;
 use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::topics::TopicNames;
 
 use super::Source;
@@ -120,7 +121,7 @@ async fn describe_lag(reader: &Reader, topic_suffix: &str, endpoints: &Endpoints
             Err(error) => return format!("the projection's lag is unknown ({error})"),
         };
     let marks = async {
-        probe::probe(&endpoints.broker).await?;
+        probe_broker(&endpoints.broker).await?;
         let log = EventLog::connect(&endpoints.broker.address, &topic)?;
         let partitions = log.partitions().await?;
         log.marks(&partitions).await

@@ -46,6 +46,7 @@ use ledgerstream_projections::history::read::{
     HistoryReader, MAX_RESULT_WINDOW, Page, Paging, Request, Waited, wait_for,
 };
 use ledgerstream_projections::history::{HistoryConfig, HistoryDocument, Movement};
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::topics::TopicNames;
 use serde_json::{Value, json};
 
@@ -180,7 +181,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut note = None;
     if let Some(version) = args.min_version {
         let broker = Endpoints::from_env().broker;
-        probe::probe(&broker).await?;
+        probe_broker(&broker).await?;
         let events = TopicNames::with_suffix(&args.source.topic_suffix).events;
         let log = (broker.address.as_str(), events.as_str());
         let waited = wait_for(&reader, &args.account, version, log, timeout).await?;

@@ -32,6 +32,7 @@ use ledgerstream_projections::{
 };
 use ledgerstream_runtime::clock::now_millis;
 use ledgerstream_runtime::decoder::Decoder;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use tracing::{info, warn};
 
 use super::progress::Bar;
@@ -130,7 +131,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(into) = &args.into {
         parse_version(into).map_err(|e| anyhow!("--into {e}"))?;
     }
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     probe::probe(&endpoints.clickhouse).await?;
 
     let client = sink::client(&live_config);

@@ -33,6 +33,7 @@ use ledgerstream_projections::history::{self as sink, HistoryError, HistorySink}
 use ledgerstream_projections::{
     ProjectionConfig, ProjectionHealth, ProjectionMetrics, RunnerParts,
 };
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use tracing::{info, warn};
 
 use super::progress::Bar;
@@ -124,7 +125,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     let mut projection = ProjectionConfig::new(
         endpoints.broker.address.clone(),
         format!("{}-history-{}", args.group, config.index_suffix),

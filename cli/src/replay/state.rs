@@ -26,10 +26,11 @@ use anyhow::{Context, bail};
 use indicatif::HumanCount;
 use jiff::Timestamp;
 use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
-use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_infra::Endpoints;
 use ledgerstream_processor::rebuild::{Rebuilds, Totals};
 use ledgerstream_processor::store::{PartitionStore, StoreError};
 use ledgerstream_runtime::decoder::Decoder;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::kafka::{KafkaSettings, Reader, ReaderContext};
 use ledgerstream_runtime::topics::TopicNames;
 use rdkafka::consumer::Consumer;
@@ -84,7 +85,7 @@ struct Held {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let endpoints = Endpoints::from_env();
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     let topics = TopicNames::with_suffix(&args.topic_suffix);
     let log = EventLog::connect(&endpoints.broker.address, &topics.events)?;
     let all = log.partitions().await?;

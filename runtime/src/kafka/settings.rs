@@ -1,35 +1,50 @@
 //! The settings every Kafka client of the pipeline starts from.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+
+use super::KafkaSecurity;
 
 /// librdkafka's name for the partitioner of Java clients (murmur2 of the key),
 /// which [`partition_for`](crate::topics::partition_for) computes too: every
 /// producer of commands uses it, so that all agree on an account's partition.
 pub const JAVA_PARTITIONER: &str = "murmur2_random";
 
-/// Where the brokers are: what every client of the pipeline shares. Security
-/// settings (TLS, SASL) belong here too, so that every client gets them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the brokers are and how to reach them: what every client of the
+/// pipeline shares. Every kind of client below starts from [`client`](Self::client),
+/// so every one gets the security settings.
+#[derive(Debug, Clone)]
 pub struct KafkaSettings {
     /// Bootstrap servers, `host:port[,host:port...]`.
     pub brokers: String,
+    /// TLS and SASL: the process's one copy, shared (`Debug` hides the password).
+    pub security: Arc<KafkaSecurity>,
 }
 
 impl KafkaSettings {
-    /// The settings for the brokers at `brokers` (bootstrap servers).
+    /// The settings for the brokers at `brokers` (bootstrap servers), reached as
+    /// the process's installed [`KafkaSecurity`] says (PLAINTEXT when none is).
     pub fn new(brokers: impl Into<String>) -> Self {
+        Self::with_security(brokers, KafkaSecurity::current())
+    }
+
+    /// The settings for the brokers at `brokers`, reached as `security` says.
+    pub fn with_security(brokers: impl Into<String>, security: Arc<KafkaSecurity>) -> Self {
         Self {
             brokers: brokers.into(),
+            security,
         }
     }
 
     /// A client of the brokers and nothing more: metadata and admin requests, and
-    /// the start of every other kind below.
+    /// the start of every other kind below. It holds the SASL password: never
+    /// print it (`ClientConfig`'s `Debug` shows every property).
     pub fn client(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        self.security.apply(&mut config);
         config
     }
 
@@ -144,6 +159,37 @@ mod tests {
         ] {
             assert_eq!(config.get("bootstrap.servers"), Some("b1:9092,b2:9092"));
         }
+    }
+
+    #[test]
+    fn every_kind_carries_the_security_settings_and_debug_hides_the_password() {
+        let security = KafkaSecurity::from_lookup(|name| match name {
+            "LEDGERSTREAM_KAFKA_SECURITY_PROTOCOL" => Some("SASL_PLAINTEXT".to_owned()),
+            "LEDGERSTREAM_KAFKA_SASL_USERNAME" => Some("u".to_owned()),
+            "LEDGERSTREAM_KAFKA_SASL_PASSWORD" => Some("hunter2-kafka".to_owned()),
+            _ => None,
+        })
+        .expect("settings");
+        let kafka = KafkaSettings::with_security("b:9092", Arc::new(security));
+        for config in [
+            kafka.client(),
+            kafka.positions(),
+            kafka.group_consumer("g", 100),
+            kafka.reader("r"),
+            kafka.idempotent_producer(),
+            kafka.transactional_producer("t", Duration::from_secs(10), Duration::from_secs(5)),
+        ] {
+            assert_eq!(config.get("security.protocol"), Some("SASL_PLAINTEXT"));
+            assert_eq!(config.get("sasl.password"), Some("hunter2-kafka"));
+        }
+        assert!(!format!("{kafka:?}").contains("hunter2-kafka"), "{kafka:?}");
+        // Nothing installed in this test process: PLAINTEXT.
+        assert_eq!(
+            KafkaSettings::new("b:9092")
+                .client()
+                .get("security.protocol"),
+            Some("PLAINTEXT")
+        );
     }
 
     #[test]
