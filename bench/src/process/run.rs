@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use cpu_time::ProcessTime;
-use ledgerstream_infra::{Endpoints, probe};
+use ledgerstream_infra::Endpoints;
 use ledgerstream_processor::{Processor, ProcessorConfig};
 use ledgerstream_producers::commands;
 use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::KafkaSettings;
+use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
 use ledgerstream_schemas::catalog::Kind;
@@ -88,7 +89,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ..
     } = args;
     let endpoints = Endpoints::from_env();
-    probe::probe(&endpoints.broker).await?;
+    probe_broker(&endpoints.broker).await?;
     let brokers = endpoints.broker.address.clone();
     let broker_pid = brokers
         .rsplit(':')
