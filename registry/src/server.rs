@@ -64,11 +64,15 @@ pub async fn run(
         records = record_count,
         topic = config.topic,
         %address,
+        authentication = config.users.is_some(),
+        max_body_bytes = config.max_body_bytes,
+        request_timeout = ?config.request_timeout,
         "registry ready"
     );
 
+    let guard = api::Guard::new(&config);
     let registry = Arc::new(Registry::new(store, writer, metrics));
-    axum::serve(listener, api::router(registry))
+    axum::serve(listener, api::router(registry, guard))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Http)?;
