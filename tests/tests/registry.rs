@@ -1449,3 +1449,72 @@ async fn invented_methods_share_one_metrics_label() {
     drop(registry);
     delete_topics(&broker.address, &[&topic]).await;
 }
+
+/// The client every producer and the processor use (`RegistryClient`, configured by
+/// `LEDGERSTREAM_REGISTRY_*`), against a registry with users behind TLS of a CA of
+/// its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_reaches_a_registry_behind_tls_with_basic_auth_and_a_ca_file() {
+    use ledgerstream_schemas::client::{RegistryClient, RegistryConfig, RegistryError};
+    use ledgerstream_tests::tls::{Certificates, tls_front};
+
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_client_tls");
+    let registry = Registry::start_with(
+        &broker,
+        &topic,
+        &[],
+        &[
+            ("LEDGERSTREAM_REGISTRY_ADMIN_USER", ADMIN.0),
+            ("LEDGERSTREAM_REGISTRY_ADMIN_PASSWORD", ADMIN.1),
+            ("LEDGERSTREAM_REGISTRY_READER_USER", READER.0),
+            ("LEDGERSTREAM_REGISTRY_READER_PASSWORD", READER.1),
+        ],
+    )
+    .await;
+    let certificates = Certificates::make("registry");
+    let upstream = registry.url.trim_start_matches("http://").parse().unwrap();
+    let (front, _task) = tls_front(&certificates, upstream).await;
+    // By name, as a deployment would; the certificate holds both localhost and the IP.
+    let url = format!("https://localhost:{}", front.port());
+    let client = |user: Option<(&str, &str)>, ca: bool| {
+        let mut config = RegistryConfig::new(url.clone());
+        config.username = user.map(|(name, _)| name.to_owned());
+        config.password = user.map(|(_, password)| password.to_owned().into());
+        config.ca_file = ca.then(|| certificates.ca.clone());
+        RegistryClient::new(config).expect("a client")
+    };
+
+    let admin = client(Some(ADMIN), true);
+    let id = admin.register("tls-value", &v1()).await.expect("register");
+    let found = admin.lookup("tls-value", &v1()).await.expect("lookup");
+    assert_eq!((found.id, found.version), (id, 1));
+    assert!(!format!("{admin:?}").contains(ADMIN.1));
+
+    let reader = client(Some(READER), true);
+    let schema = reader.schema_by_id(id).await.expect("read by id");
+    assert!(schema.contains("Payment"), "{schema}");
+    let denied = reader.register("tls-value", &v2()).await.unwrap_err();
+    assert_eq!(denied.error_code(), Some(40301), "{denied}");
+    assert!(!denied.is_retriable());
+
+    let wrong = client(Some((READER.0, "not-the-password")), true);
+    let refused = wrong.schema_by_id(id).await.unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Api { status: 401, .. }),
+        "{refused}"
+    );
+    assert!(!refused.to_string().contains("not-the-password"));
+
+    // Without the CA the certificate is not trusted: a clear failure, not a fallback.
+    let untrusting = client(Some(ADMIN), false);
+    let untrusted = untrusting.schema_by_id(id).await.unwrap_err();
+    assert!(
+        matches!(untrusted, RegistryError::Unreachable { .. })
+            && untrusted.to_string().contains("certificate"),
+        "{untrusted}"
+    );
+    assert!(!untrusted.to_string().contains(ADMIN.1));
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
+}
