@@ -106,7 +106,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = history::config::DEFAULT_BULK_CONCURRENCY)]
     history_bulk_concurrency: usize,
     /// Search server user (basic authentication); its password is read from
-    /// LEDGERSTREAM_SEARCH_PASSWORD.
+    /// LEDGERSTREAM_SEARCH_PASSWORD; an https:// URL's private CA from
+    /// LEDGERSTREAM_SEARCH_CA_FILE.
     #[arg(long, value_name = "USER", env = "LEDGERSTREAM_SEARCH_USER")]
     search_user: Option<String>,
 }
@@ -138,6 +139,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     history_config.bulk_concurrency = args.history_bulk_concurrency;
     history_config.user = args.search_user.clone();
     history_config.set_password(std::env::var("LEDGERSTREAM_SEARCH_PASSWORD").ok());
+    history_config.set_ca_file(std::env::var("LEDGERSTREAM_SEARCH_CA_FILE").ok());
     history_config.validate()?;
 
     probe::probe(&endpoints.broker).await?;
