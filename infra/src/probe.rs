@@ -130,7 +130,12 @@ async fn get(endpoint: &Endpoint, path: &str) -> Result<(reqwest::StatusCode, St
     let url = format!("{}{path}", endpoint.address);
     let mut request = http(endpoint)?.get(&url);
     if let Some((user, password, _)) = access_variables(endpoint.service) {
-        let password = variable(password);
+        let password = variable(password).or_else(|| {
+            // The registry's clients also take it from a file.
+            let path = variable(&format!("{password}_FILE"))?;
+            let text = std::fs::read_to_string(path).ok()?;
+            Some(text.trim_end_matches(['\n', '\r']).to_owned())
+        });
         // ClickHouse's clients log in as `default` when no user is named.
         let user = variable(user).or_else(|| {
             (endpoint.service == Service::ClickHouse && password.is_some())
