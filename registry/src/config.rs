@@ -40,8 +40,9 @@ pub struct RegistryConfig {
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
     /// How long a request may take, from its headers to the answer (reading the body
-    /// included), before it is answered 500 with error code 50002. A write that
-    /// already started still completes. Longer than `write_timeout`.
+    /// included), before it is answered 500 with error code 50002; a connection
+    /// whose headers are not in by then is closed. A write that already started
+    /// still completes. Longer than `write_timeout`.
     #[serde(default = "default_request_timeout", with = "seconds")]
     pub request_timeout: Duration,
     /// Basic authentication: `None` serves everyone (the default, for a registry

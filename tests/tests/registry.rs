@@ -1386,6 +1386,7 @@ async fn a_body_above_the_limit_is_refused_with_413_whether_its_length_is_declar
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_that_outlasts_the_timeout_is_answered_50002_and_the_registry_serves_on() {
+    // The body's part: answered 50002. The headers' part: the connection is closed.
     let broker = require(Service::Broker).await;
     let topic = unique_name("_schemas_timeout");
     let registry = Registry::start_with(
@@ -1407,6 +1408,14 @@ async fn a_request_that_outlasts_the_timeout_is_answered_50002_and_the_registry_
         .expect("the registry answers a stalled request by itself");
     assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
     assert!(answer.contains("50002"), "{answer}");
+
+    // A client that never finishes its headers is cut off too.
+    let headers = "GET /subjects HTTP/1.1\r\nhost: registry\r\nx-slow: ";
+    let answer = raw_exchange(&registry, headers.as_bytes(), Duration::from_secs(60)).await;
+    assert!(
+        answer.is_some(),
+        "the registry still holds a connection whose headers never ended"
+    );
 
     registry.register("slow-value", &v1()).await;
     let (_, _, metrics) = registry.call_raw(Method::GET, "/metrics", None, None).await;
