@@ -75,7 +75,8 @@ pub struct Args {
     /// ClickHouse database of the tables.
     #[arg(long, value_name = "NAME", default_value = "default")]
     clickhouse_database: String,
-    /// ClickHouse user; its password is read from LEDGERSTREAM_CLICKHOUSE_PASSWORD.
+    /// ClickHouse user; its password is read from LEDGERSTREAM_CLICKHOUSE_PASSWORD,
+    /// and an https:// URL's private CA from LEDGERSTREAM_CLICKHOUSE_CA_FILE.
     #[arg(long, value_name = "USER", env = "LEDGERSTREAM_CLICKHOUSE_USER")]
     clickhouse_user: Option<String>,
     /// Send inserts to ClickHouse uncompressed (LZ4 by default): on loopback it
@@ -106,7 +107,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = history::config::DEFAULT_BULK_CONCURRENCY)]
     history_bulk_concurrency: usize,
     /// Search server user (basic authentication); its password is read from
-    /// LEDGERSTREAM_SEARCH_PASSWORD.
+    /// LEDGERSTREAM_SEARCH_PASSWORD; an https:// URL's private CA from
+    /// LEDGERSTREAM_SEARCH_CA_FILE.
     #[arg(long, value_name = "USER", env = "LEDGERSTREAM_SEARCH_USER")]
     search_user: Option<String>,
 }
@@ -127,6 +129,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     clickhouse_config.table_suffix = args.table_suffix.clone();
     clickhouse_config.user = args.clickhouse_user.clone();
     clickhouse_config.set_password(std::env::var("LEDGERSTREAM_CLICKHOUSE_PASSWORD").ok());
+    clickhouse_config.set_ca_file(std::env::var("LEDGERSTREAM_CLICKHOUSE_CA_FILE").ok());
     clickhouse_config.compression = !args.clickhouse_no_compression;
     clickhouse_config.validate()?;
     let mut history_config = HistoryConfig::new(endpoints.search.address.clone());
@@ -137,6 +140,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     history_config.bulk_concurrency = args.history_bulk_concurrency;
     history_config.user = args.search_user.clone();
     history_config.set_password(std::env::var("LEDGERSTREAM_SEARCH_PASSWORD").ok());
+    history_config.set_ca_file(std::env::var("LEDGERSTREAM_SEARCH_CA_FILE").ok());
     history_config.validate()?;
 
     probe_broker(&endpoints.broker).await?;

@@ -26,7 +26,8 @@ enum Command {
         dir: Option<PathBuf>,
         /// Also check against every version registered in the Schema Registry at
         /// LEDGERSTREAM_REGISTRY_URL (basic auth from LEDGERSTREAM_REGISTRY_USERNAME
-        /// and LEDGERSTREAM_REGISTRY_PASSWORD).
+        /// and LEDGERSTREAM_REGISTRY_PASSWORD or _PASSWORD_FILE; an https:// URL's CA
+        /// from LEDGERSTREAM_REGISTRY_CA_FILE).
         #[arg(long)]
         registry: bool,
     },

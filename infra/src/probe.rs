@@ -1,5 +1,7 @@
-//! Asks each service whether it is really there, through the same clients the
-//! pipeline uses. A failure names the service, its address, the cause and the fix.
+//! Asks each service whether it is really there. A failure names the service, its
+//! address, the cause and the fix. HTTP services are asked as the pipeline's user
+//! (`LEDGERSTREAM_{REGISTRY_USERNAME,CLICKHOUSE_USER,SEARCH_USER}` and their
+//! passwords), trusting their `*_CA_FILE` when set.
 
 use std::time::Duration;
 
@@ -78,25 +80,86 @@ async fn broker(endpoint: &Endpoint) -> Result<String, ProbeError> {
     ))
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(PROBE_TIMEOUT)
-        .build()
-        .expect("a plain HTTP client always builds")
+/// The environment variables of a service's basic-auth user, password and CA file,
+/// the ones the pipeline's own clients read.
+fn access_variables(service: Service) -> Option<(&'static str, &'static str, &'static str)> {
+    match service {
+        Service::Registry => Some((
+            "LEDGERSTREAM_REGISTRY_USERNAME",
+            "LEDGERSTREAM_REGISTRY_PASSWORD",
+            "LEDGERSTREAM_REGISTRY_CA_FILE",
+        )),
+        Service::ClickHouse => Some((
+            "LEDGERSTREAM_CLICKHOUSE_USER",
+            "LEDGERSTREAM_CLICKHOUSE_PASSWORD",
+            "LEDGERSTREAM_CLICKHOUSE_CA_FILE",
+        )),
+        Service::Search => Some((
+            "LEDGERSTREAM_SEARCH_USER",
+            "LEDGERSTREAM_SEARCH_PASSWORD",
+            "LEDGERSTREAM_SEARCH_CA_FILE",
+        )),
+        Service::Broker | Service::Prometheus => None,
+    }
 }
 
-async fn get_ok(endpoint: &Endpoint, path: &str) -> Result<String, ProbeError> {
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+/// A client for `endpoint` that trusts its CA file, when one is set.
+fn http(endpoint: &Endpoint) -> Result<reqwest::Client, ProbeError> {
+    let mut builder = reqwest::Client::builder().timeout(PROBE_TIMEOUT);
+    if let Some(path) = access_variables(endpoint.service).and_then(|(_, _, ca)| variable(ca)) {
+        let pem = std::fs::read(&path).map_err(|e| {
+            ProbeError::new(endpoint, format!("cannot read the CA file {path}: {e}"))
+        })?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| ProbeError::new(endpoint, format!("the CA file {path}: {e}")))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| ProbeError::new(endpoint, e))
+}
+
+/// The answer to `GET path`, with the service's basic-auth user when one is set.
+async fn get(endpoint: &Endpoint, path: &str) -> Result<(reqwest::StatusCode, String), ProbeError> {
     let url = format!("{}{path}", endpoint.address);
-    let response = http()
-        .get(&url)
+    let mut request = http(endpoint)?.get(&url);
+    if let Some((user, password, _)) = access_variables(endpoint.service) {
+        let password = variable(password).or_else(|| {
+            // The registry's clients also take it from a file.
+            let path = variable(&format!("{password}_FILE"))?;
+            let text = std::fs::read_to_string(path).ok()?;
+            Some(text.trim_end_matches(['\n', '\r']).to_owned())
+        });
+        // ClickHouse's clients log in as `default` when no user is named.
+        let user = variable(user).or_else(|| {
+            (endpoint.service == Service::ClickHouse && password.is_some())
+                .then(|| "default".to_owned())
+        });
+        if let Some(user) = user {
+            request = request.basic_auth(user, password);
+        }
+    }
+    // Without the URL in the message: it is the endpoint's, already named.
+    let response = request
         .send()
         .await
-        .map_err(|e| ProbeError::new(endpoint, e))?;
+        .map_err(|e| ProbeError::new(endpoint, e.without_url()))?;
     let status = response.status();
     let body = response
         .text()
         .await
-        .map_err(|e| ProbeError::new(endpoint, e))?;
+        .map_err(|e| ProbeError::new(endpoint, e.without_url()))?;
+    Ok((status, body))
+}
+
+async fn get_ok(endpoint: &Endpoint, path: &str) -> Result<String, ProbeError> {
+    let (status, body) = get(endpoint, path).await?;
     if !status.is_success() {
         return Err(ProbeError::new(
             endpoint,
@@ -107,7 +170,19 @@ async fn get_ok(endpoint: &Endpoint, path: &str) -> Result<String, ProbeError> {
 }
 
 async fn registry(endpoint: &Endpoint) -> Result<String, ProbeError> {
-    let body = get_ok(endpoint, "/subjects").await?;
+    let (status, body) = get(endpoint, "/subjects").await?;
+    if status == reqwest::StatusCode::UNAUTHORIZED
+        && variable("LEDGERSTREAM_REGISTRY_USERNAME").is_none()
+    {
+        // It is there; whoever calls it next brings credentials.
+        return Ok("answers; it asks for credentials".to_owned());
+    }
+    if !status.is_success() {
+        return Err(ProbeError::new(
+            endpoint,
+            format!("GET /subjects answered {status}: {body}"),
+        ));
+    }
     let subjects: Vec<String> = serde_json::from_str(&body).map_err(|e| {
         ProbeError::new(
             endpoint,
@@ -117,18 +192,10 @@ async fn registry(endpoint: &Endpoint) -> Result<String, ProbeError> {
     Ok(format!("{} subject(s)", subjects.len()))
 }
 
+/// `SELECT version()` over the HTTP interface, as the pipeline's user.
 async fn clickhouse(endpoint: &Endpoint) -> Result<String, ProbeError> {
-    let client = clickhouse::Client::default()
-        .with_url(&endpoint.address)
-        .with_validation(false);
-    let version = tokio::time::timeout(
-        PROBE_TIMEOUT,
-        client.query("SELECT version()").fetch_one::<String>(),
-    )
-    .await
-    .map_err(|_| ProbeError::new(endpoint, "timed out"))?
-    .map_err(|e| ProbeError::new(endpoint, e))?;
-    Ok(format!("version {version}"))
+    let body = get_ok(endpoint, "/?query=SELECT%20version()").await?;
+    Ok(format!("version {}", body.trim()))
 }
 
 async fn search(endpoint: &Endpoint) -> Result<String, ProbeError> {

@@ -4,26 +4,54 @@
 //! clients send `application/vnd.schemaregistry.v1+json`, others `application/json`
 //! or nothing); answers are `application/vnd.schemaregistry.v1+json`, or
 //! `application/json` for a client that asks only for that.
+//!
+//! Around every route, outermost first: the metrics and content-type layer, the
+//! request timeout, basic authentication (when users are configured, see
+//! [`super::auth`]), and the body limit.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tracing::debug;
+use axum::{Extension, Router};
+use tracing::{debug, warn};
 
+use super::auth::{self, Denied, Users};
+use super::config::RegistryConfig;
 use super::error::RegistryError;
 use super::handlers;
 use super::metrics::Metrics;
-use super::reply::{Shared, v1};
+use super::reply::{BodyLimit, Shared, v1};
 use super::service::Registry;
 
-/// Every route, with the metrics and content-type layer around them.
-pub fn router(registry: Arc<Registry>) -> Router {
+/// What every request passes before its handler.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// Who may call; `None` lets everyone in.
+    pub users: Option<Arc<Users>>,
+    /// How long a request may take.
+    pub request_timeout: Duration,
+    /// The largest body read.
+    pub max_body_bytes: usize,
+}
+
+impl Guard {
+    /// The guard a registry with `config` runs behind.
+    pub fn new(config: &RegistryConfig) -> Self {
+        Self {
+            users: config.users.clone().map(Arc::new),
+            request_timeout: config.request_timeout,
+            max_body_bytes: config.max_body_bytes,
+        }
+    }
+}
+
+/// Every route, with the guard and the metrics and content-type layer around them.
+pub fn router(registry: Arc<Registry>, guard: Guard) -> Router {
     Router::new()
         .route("/", get(handlers::root))
         .route("/subjects", get(handlers::list_subjects))
@@ -75,6 +103,13 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(no_such_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(guard.max_body_bytes))
+        .layer(Extension(BodyLimit(guard.max_body_bytes)))
+        .layer(middleware::from_fn_with_state(guard.users, authenticate))
+        .layer(middleware::from_fn_with_state(
+            guard.request_timeout,
+            deadline,
+        ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&registry),
             observe,
@@ -86,7 +121,7 @@ pub fn router(registry: Arc<Registry>) -> Router {
 /// the client accepts.
 async fn observe(State(registry): Shared, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -104,14 +139,77 @@ async fn observe(State(registry): Shared, request: Request, next: Next) -> Respo
     let metrics: &Metrics = registry.metrics();
     metrics
         .requests
-        .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+        .with_label_values(&[method, route.as_str(), status.as_str()])
         .inc();
     metrics
         .request_seconds
         .with_label_values(&[route.as_str()])
         .observe(started.elapsed().as_secs_f64());
-    debug!(%method, route, status = status.as_u16(), "request answered");
+    debug!(method, route, status = status.as_u16(), "request answered");
     response
+}
+
+/// The `method` label: one of the methods the API serves, or `other`, so that a
+/// client inventing methods cannot grow the number of series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "other",
+    }
+}
+
+/// Answers 50002 when the request, body included, is not done within `timeout`.
+async fn deadline(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            warn!(?timeout, "request timed out");
+            RegistryError::Timeout(timeout).into_response()
+        }
+    }
+}
+
+/// Lets a request through when its credentials carry the role it needs (or when no
+/// users are configured). The `Authorization` header is never logged.
+async fn authenticate(
+    State(users): State<Option<Arc<Users>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(users) = users else {
+        return next.run(request).await;
+    };
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    if auth::is_open(route) {
+        return next.run(request).await;
+    }
+    let needs = auth::required_role(request.method().as_str(), route);
+    let credentials = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    match users.admit(credentials, needs) {
+        Ok(_) => next.run(request).await,
+        Err(Denied::Unauthenticated) => {
+            debug!(route, "request without valid credentials");
+            let mut response = RegistryError::Unauthorized.into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"ledgerstream-registry\""),
+            );
+            response
+        }
+        Err(Denied::Forbidden) => {
+            debug!(route, ?needs, "request denied to a user without the role");
+            RegistryError::Forbidden.into_response()
+        }
+    }
 }
 
 /// A client that lists `application/json` and no registry type (nor `*/*`).
@@ -157,5 +255,14 @@ mod tests {
         ));
         assert!(!wants("*/*"));
         assert!(!wants_plain_json(None));
+    }
+
+    #[test]
+    fn methods_outside_the_api_share_one_label() {
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for method in ["PATCH", "HEAD", "FOOBAR", "X-1234"] {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other");
+        }
     }
 }

@@ -1,7 +1,10 @@
-//! How a registry runs: where it listens, which broker and topic hold its schemas.
+//! How a registry runs: where it listens, which broker and topic hold its schemas,
+//! who may call it, and how much a request may send and take.
 
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use super::auth::Users;
 
 /// Where the local stack serves the registry.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8081";
@@ -9,8 +12,15 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8081";
 /// The topic Confluent's registry uses too.
 pub const DEFAULT_TOPIC: &str = "_schemas";
 
+/// The largest request body accepted by default: 1 MiB, far above any Avro schema
+/// of this project (the largest is under 4 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+
+/// How long a request may take by default, in seconds.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+
 /// The settings of one registry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     /// Address the REST API listens on.
@@ -25,6 +35,20 @@ pub struct RegistryConfig {
     /// with 50001.
     #[serde(default = "default_write_timeout", with = "seconds")]
     pub write_timeout: Duration,
+    /// The largest request body, in bytes; a larger one is answered 413 before it is
+    /// read to the end.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// How long a request may take, from its headers to the answer (reading the body
+    /// included), before it is answered 500 with error code 50002; a connection
+    /// whose headers are not in by then is closed. A write that already started
+    /// still completes. Longer than `write_timeout`.
+    #[serde(default = "default_request_timeout", with = "seconds")]
+    pub request_timeout: Duration,
+    /// Basic authentication: `None` serves everyone (the default, for a registry
+    /// listening on loopback only).
+    #[serde(default)]
+    pub users: Option<Users>,
 }
 
 /// A setting that cannot work; the message names the field and what it accepts.
@@ -39,6 +63,13 @@ pub enum ConfigError {
     InvalidTopic(String),
     #[error("write_timeout: must be more than zero")]
     ZeroTimeout,
+    #[error("max_body_bytes: must be more than zero")]
+    ZeroBodyLimit,
+    #[error(
+        "request_timeout: {request:?} must be longer than write_timeout ({write:?}), or \
+         writes would time out while the broker still confirms them"
+    )]
+    RequestTimeoutTooShort { request: Duration, write: Duration },
 }
 
 impl RegistryConfig {
@@ -49,6 +80,9 @@ impl RegistryConfig {
             brokers: brokers.into(),
             topic: default_topic(),
             write_timeout: default_write_timeout(),
+            max_body_bytes: default_max_body_bytes(),
+            request_timeout: default_request_timeout(),
+            users: None,
         }
     }
 
@@ -70,6 +104,15 @@ impl RegistryConfig {
         if self.write_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout);
         }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::ZeroBodyLimit);
+        }
+        if self.request_timeout <= self.write_timeout {
+            return Err(ConfigError::RequestTimeoutTooShort {
+                request: self.request_timeout,
+                write: self.write_timeout,
+            });
+        }
         Ok(())
     }
 }
@@ -84,6 +127,14 @@ fn default_topic() -> String {
 
 fn default_write_timeout() -> Duration {
     Duration::from_secs(30)
+}
+
+fn default_max_body_bytes() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS)
 }
 
 mod seconds {
@@ -131,5 +182,12 @@ mod tests {
         config.topic = "_schemas-test.1".into();
         config.write_timeout = Duration::ZERO;
         assert_eq!(config.validate(), Err(ConfigError::ZeroTimeout));
+        config.write_timeout = Duration::from_secs(30);
+        config.max_body_bytes = 0;
+        assert_eq!(config.validate(), Err(ConfigError::ZeroBodyLimit));
+        config.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+        config.request_timeout = Duration::from_secs(30);
+        let error = config.validate().unwrap_err();
+        assert!(error.to_string().starts_with("request_timeout:"), "{error}");
     }
 }

@@ -81,6 +81,22 @@ pub enum RegistryError {
     )]
     InvalidCompatibilityLevel(String),
 
+    /// 401: no credentials, or ones that match no user, on a registry with
+    /// authentication on. The caller must send the right basic-auth credentials.
+    #[error("unauthorized: send basic-auth credentials of a registry user")]
+    Unauthorized,
+
+    /// 40301: a user who may read asked to register, delete or change a level. The
+    /// caller needs the admin's credentials.
+    #[error(
+        "this user is denied the operation: registering, deleting and changing levels need the admin user"
+    )]
+    Forbidden,
+
+    /// 413: a request body above the registry's limit. Not retriable as it is.
+    #[error("request body larger than the limit of {0} bytes")]
+    BodyTooLarge(usize),
+
     /// 400: a body that is not the JSON the endpoint expects.
     #[error("malformed request: {0}")]
     MalformedRequest(String),
@@ -98,6 +114,12 @@ pub enum RegistryError {
     /// memory that the topic does not hold.
     #[error("error in the backend data store: {0}")]
     Store(String),
+
+    /// 50002: the request took longer than the registry's request timeout (a slow
+    /// client, or a write waiting for the broker). A write that had started still
+    /// completes: read before retrying it.
+    #[error("operation timed out after {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 impl RegistryError {
@@ -116,10 +138,14 @@ impl RegistryError {
             Self::InvalidSchema(_) => 42201,
             Self::InvalidVersion(_) => 42202,
             Self::InvalidCompatibilityLevel(_) => 42203,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 40301,
+            Self::BodyTooLarge(_) => 413,
             Self::MalformedRequest(_) => 400,
             Self::NoSuchEndpoint(_) => 404,
             Self::MethodNotAllowed => 405,
             Self::Store(_) => 50001,
+            Self::Timeout(_) => 50002,
         }
     }
 

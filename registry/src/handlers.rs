@@ -1,6 +1,8 @@
 //! The endpoints: each reads the request, asks the state or the service, and answers
 //! as Confluent's registry does. Routes are [`super::api`]'s; content types and errors [`super::reply`]'s.
 
+use std::future::Future;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
@@ -9,7 +11,7 @@ use serde_json::json;
 use ledgerstream_schemas::compat::{self, CompatibilityLevel};
 
 use super::error::RegistryError;
-use super::reply::{Answer, Params, Shared, body, flag, ok, raw};
+use super::reply::{Answer, Body, Params, Shared, body, flag, ok, raw};
 use super::schema::{AVRO, ParsedSchema};
 use super::store::{Store, VersionSpec};
 
@@ -39,6 +41,17 @@ impl SchemaRequest {
             .ok_or_else(|| RegistryError::InvalidSchema("the request has no \"schema\"".into()))?;
         ParsedSchema::parse_typed(&text, request.schema_type.as_deref())
     }
+}
+
+/// Runs a write to its end even when the request is abandoned (its client went away,
+/// or it timed out): the state must hold every record the topic holds, and a write
+/// dropped between produce and apply would leave it behind.
+async fn detached<T: Send + 'static>(
+    write: impl Future<Output = Result<T, RegistryError>> + Send + 'static,
+) -> Result<T, RegistryError> {
+    tokio::spawn(write)
+        .await
+        .map_err(|failure| RegistryError::Store(format!("the write stopped: {failure}")))?
 }
 
 /// One version of a subject, as Confluent answers it (`schemaType` absent for Avro).
@@ -121,10 +134,10 @@ pub(super) async fn referenced_by(
 pub(super) async fn register(
     State(registry): Shared,
     Path(subject): Path<String>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Answer {
     let schema = SchemaRequest::parse(&bytes)?;
-    let registered = registry.register(&subject, &schema).await?;
+    let registered = detached(async move { registry.register(&subject, &schema).await }).await?;
     ok(&json!({"id": registered.id}))
 }
 
@@ -132,7 +145,7 @@ pub(super) async fn lookup(
     State(registry): Shared,
     Path(subject): Path<String>,
     Query(params): Params,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Answer {
     let schema = SchemaRequest::parse(&bytes)?;
     let found = registry
@@ -152,9 +165,8 @@ pub(super) async fn delete_subject(
     Path(subject): Path<String>,
     Query(params): Params,
 ) -> Answer {
-    ok(&registry
-        .delete_subject(&subject, flag(&params, "permanent"))
-        .await?)
+    let permanent = flag(&params, "permanent");
+    ok(&detached(async move { registry.delete_subject(&subject, permanent).await }).await?)
 }
 
 pub(super) async fn delete_version(
@@ -163,9 +175,8 @@ pub(super) async fn delete_version(
     Query(params): Params,
 ) -> Answer {
     let spec = VersionSpec::parse(&version)?;
-    ok(&registry
-        .delete_version(&subject, spec, flag(&params, "permanent"))
-        .await?)
+    let permanent = flag(&params, "permanent");
+    ok(&detached(async move { registry.delete_version(&subject, spec, permanent).await }).await?)
 }
 
 pub(super) async fn schema_types() -> Answer {
@@ -227,7 +238,7 @@ pub(super) async fn check_against_subject(
     State(registry): Shared,
     Path(subject): Path<String>,
     Query(params): Params,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Answer {
     let store = registry.read().await;
     let versions = store.versions(&subject, false).unwrap_or_default();
@@ -246,7 +257,7 @@ pub(super) async fn check_against_version(
     State(registry): Shared,
     Path((subject, version)): Path<(String, String)>,
     Query(params): Params,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Answer {
     let spec = VersionSpec::parse(&version)?;
     let store = registry.read().await;
@@ -323,14 +334,14 @@ pub(super) async fn get_global_level(State(registry): Shared) -> Answer {
     ok(&json!({"compatibilityLevel": level}))
 }
 
-pub(super) async fn put_global_level(State(registry): Shared, bytes: Bytes) -> Answer {
+pub(super) async fn put_global_level(State(registry): Shared, Body(bytes): Body) -> Answer {
     let level = level_of(&bytes)?;
-    registry.set_level(None, level).await?;
+    detached(async move { registry.set_level(None, level).await }).await?;
     ok(&json!({"compatibility": level}))
 }
 
 pub(super) async fn delete_global_level(State(registry): Shared) -> Answer {
-    let old = registry.delete_global_level().await?;
+    let old = detached(async move { registry.delete_global_level().await }).await?;
     ok(&json!({"compatibilityLevel": old}))
 }
 
@@ -352,10 +363,10 @@ pub(super) async fn get_subject_level(
 pub(super) async fn put_subject_level(
     State(registry): Shared,
     Path(subject): Path<String>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Answer {
     let level = level_of(&bytes)?;
-    registry.set_level(Some(&subject), level).await?;
+    detached(async move { registry.set_level(Some(&subject), level).await }).await?;
     ok(&json!({"compatibility": level}))
 }
 
@@ -363,7 +374,7 @@ pub(super) async fn delete_subject_level(
     State(registry): Shared,
     Path(subject): Path<String>,
 ) -> Answer {
-    let old = registry.delete_subject_level(&subject).await?;
+    let old = detached(async move { registry.delete_subject_level(&subject).await }).await?;
     ok(&json!({"compatibilityLevel": old}))
 }
 

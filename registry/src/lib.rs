@@ -52,6 +52,7 @@
 //! keep counting after a soft delete; a subject that was hard-deleted starts again at 1.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 mod handlers;

@@ -1,6 +1,6 @@
 //! Every metric the registry exports at `GET /metrics`, defined once. Labels are
 //! low-cardinality: the route template (`/subjects/{subject}/versions`), never a
-//! subject name.
+//! subject name, and one of five method values.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -11,7 +11,8 @@ use prometheus::{
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
-    /// Requests answered, by method, route template and status code.
+    /// Requests answered, by method (`GET`, `POST`, `PUT`, `DELETE`, or `other` for
+    /// any other), route template and status code.
     pub requests: IntCounterVec,
     /// Time to answer, by route template.
     pub request_seconds: HistogramVec,

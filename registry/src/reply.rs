@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -67,6 +67,30 @@ pub(super) fn flag(params: &HashMap<String, String>, name: &str) -> bool {
     params
         .get(name)
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The body limit in force, put in every request's extensions by the router, for the
+/// message of a refused body.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BodyLimit(pub usize);
+
+/// A request's whole body, read up to the limit; a larger one is [`RegistryError::BodyTooLarge`].
+#[derive(Debug)]
+pub(super) struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = RegistryError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = request.extensions().get::<BodyLimit>().map(|limit| limit.0);
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(RegistryError::BodyTooLarge(limit.unwrap_or_default()))
+            }
+            Err(rejection) => Err(RegistryError::MalformedRequest(rejection.body_text())),
+        }
+    }
 }
 
 pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, RegistryError> {

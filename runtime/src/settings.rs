@@ -2,6 +2,8 @@
 //! cannot work, the checks of a consumer-group member's Kafka settings, and the
 //! Schema Registry's settings read from the deployment's environment.
 
+use std::path::PathBuf;
+
 use ledgerstream_schemas::client::{self, RegistryConfig};
 use secrecy::SecretString;
 
@@ -50,8 +52,8 @@ pub fn check_group_member(
     Ok(())
 }
 
-/// The Schema Registry's settings from `LEDGERSTREAM_REGISTRY_{URL,USERNAME,PASSWORD,CACHE}`
-/// (empty values count as unset).
+/// The Schema Registry's settings from `LEDGERSTREAM_REGISTRY_{URL,USERNAME,PASSWORD,
+/// PASSWORD_FILE,CA_FILE,CACHE}` (empty values count as unset).
 pub fn registry_from_env() -> Result<RegistryConfig, client::ConfigError> {
     registry_from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
 }
@@ -63,7 +65,21 @@ pub fn registry_from_lookup(
     let endpoints = ledgerstream_infra::Endpoints::from_lookup(&lookup);
     let mut config = RegistryConfig::new(endpoints.registry.address);
     config.username = lookup("LEDGERSTREAM_REGISTRY_USERNAME");
-    config.password = lookup("LEDGERSTREAM_REGISTRY_PASSWORD").map(SecretString::from);
+    config.password = match (
+        lookup("LEDGERSTREAM_REGISTRY_PASSWORD"),
+        lookup("LEDGERSTREAM_REGISTRY_PASSWORD_FILE"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(client::ConfigError {
+                field: "LEDGERSTREAM_REGISTRY_PASSWORD_FILE",
+                problem: "set either LEDGERSTREAM_REGISTRY_PASSWORD or this, not both".into(),
+            });
+        }
+        (Some(password), None) => Some(SecretString::from(password)),
+        (None, Some(path)) => Some(password_from_file(&path)?),
+        (None, None) => None,
+    };
+    config.ca_file = lookup("LEDGERSTREAM_REGISTRY_CA_FILE").map(PathBuf::from);
     if let Some(cache) = lookup("LEDGERSTREAM_REGISTRY_CACHE") {
         config.cache_capacity = cache.trim().parse().map_err(|_| client::ConfigError {
             field: "LEDGERSTREAM_REGISTRY_CACHE",
@@ -72,6 +88,21 @@ pub fn registry_from_lookup(
     }
     config.validate()?;
     Ok(config)
+}
+
+/// A password file's content, without the line break an editor leaves at its end.
+fn password_from_file(path: &str) -> Result<SecretString, client::ConfigError> {
+    let problem = |problem: String| client::ConfigError {
+        field: "LEDGERSTREAM_REGISTRY_PASSWORD_FILE",
+        problem,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| problem(format!("cannot read {path}: {error}")))?;
+    let password = text.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(problem(format!("{path} is empty")));
+    }
+    Ok(SecretString::from(password.to_owned()))
 }
 
 #[cfg(test)]
@@ -95,6 +126,35 @@ mod tests {
         .expect("config");
         assert_eq!(config.url, "http://127.0.0.1:8081");
         assert!(!format!("{config:?}").contains("hunter2-secret"));
+    }
+
+    #[test]
+    fn the_registry_password_and_ca_come_from_files() {
+        let file = std::env::temp_dir().join(format!("registry-password-{}", std::process::id()));
+        std::fs::write(&file, "from-a-file\n").unwrap();
+        let path = file.display().to_string();
+        let config = registry_from_lookup(|name| match name {
+            "LEDGERSTREAM_REGISTRY_URL" => Some("https://registry.internal:8081".to_owned()),
+            "LEDGERSTREAM_REGISTRY_USERNAME" => Some("key".to_owned()),
+            "LEDGERSTREAM_REGISTRY_PASSWORD_FILE" => Some(path.clone()),
+            "LEDGERSTREAM_REGISTRY_CA_FILE" => Some("/etc/ssl/ca.pem".to_owned()),
+            _ => None,
+        })
+        .expect("config");
+        std::fs::remove_file(&file).unwrap();
+        use secrecy::ExposeSecret;
+        assert_eq!(
+            config.password.as_ref().map(|p| p.expose_secret()),
+            Some("from-a-file")
+        );
+        assert_eq!(config.ca_file, Some(PathBuf::from("/etc/ssl/ca.pem")));
+        let error = registry_from_lookup(lookup(&[
+            ("LEDGERSTREAM_REGISTRY_USERNAME", "key"),
+            ("LEDGERSTREAM_REGISTRY_PASSWORD", "p"),
+            ("LEDGERSTREAM_REGISTRY_PASSWORD_FILE", "/x"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.field, "LEDGERSTREAM_REGISTRY_PASSWORD_FILE");
     }
 
     #[test]

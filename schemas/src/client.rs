@@ -1,7 +1,9 @@
 //! A client of the Confluent Schema Registry REST API: what producers and
 //! processors need (register, look up, fetch by id), against Confluent's registry,
-//! Confluent Cloud (basic auth) or `ledgerstream registry` alike.
+//! Confluent Cloud (basic auth) or `ledgerstream registry` alike, over `http://` or
+//! `https://` (the system's roots, or a CA file of the deployment's own).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -21,6 +23,11 @@ pub struct RegistryConfig {
     /// (`LEDGERSTREAM_REGISTRY_PASSWORD`). Never printed: `Debug` shows it redacted.
     #[serde(default)]
     pub password: Option<SecretString>,
+    /// A PEM file of the certificate authorities to trust for an `https://` URL, on
+    /// top of the system's roots: a registry with a certificate of the deployment's
+    /// own CA (`LEDGERSTREAM_REGISTRY_CA_FILE`). Read when the client is made.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// How long one request may take, in milliseconds.
     #[serde(default = "RegistryConfig::default_timeout_ms")]
     pub timeout_ms: u64,
@@ -44,6 +51,7 @@ impl RegistryConfig {
             url: url.into(),
             username: None,
             password: None,
+            ca_file: None,
             timeout_ms: Self::default_timeout_ms(),
             cache_capacity: Self::default_cache_capacity(),
         }
@@ -61,6 +69,15 @@ impl RegistryConfig {
             return Err(ConfigError {
                 field: "username",
                 problem: "a password is set without a username".to_owned(),
+            });
+        }
+        if self.ca_file.is_some() && !self.url.starts_with("https://") {
+            return Err(ConfigError {
+                field: "ca_file",
+                problem: format!(
+                    "a CA file is set for '{}', which is not an https:// URL",
+                    self.url
+                ),
             });
         }
         if self.timeout_ms == 0 {
@@ -148,13 +165,16 @@ impl RegistryClient {
     /// A client for `config` (validated first).
     pub fn new(config: RegistryConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()
-            .map_err(|e| ConfigError {
-                field: "url",
-                problem: e.to_string(),
-            })?;
+        let mut http = reqwest::Client::builder().timeout(Duration::from_millis(config.timeout_ms));
+        if let Some(path) = &config.ca_file {
+            for certificate in ca_certificates(path)? {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http.build().map_err(|e| ConfigError {
+            field: "url",
+            problem: e.to_string(),
+        })?;
         Ok(Self { config, http })
     }
 
@@ -233,8 +253,9 @@ impl RegistryClient {
         let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
             url: self.config.url.clone(),
             // Without the URL: reqwest's message would repeat it, and must never carry
-            // credentials.
-            reason: e.without_url().to_string(),
+            // credentials. With the causes: "error sending request" alone does not say
+            // that a certificate was refused.
+            reason: with_causes(&e.without_url()),
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
@@ -265,6 +286,45 @@ impl RegistryClient {
     }
 }
 
+/// An error's message followed by its causes, as `a: b: c`.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    message
+}
+
+/// Every certificate of a PEM file.
+fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ConfigError> {
+    let problem = |problem: String| ConfigError {
+        field: "ca_file",
+        problem,
+    };
+    let pem = std::fs::read(path)
+        .map_err(|error| problem(format!("cannot read {}: {error}", path.display())))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
+        problem(format!(
+            "{} is not a PEM certificate bundle: {}",
+            path.display(),
+            error.without_url()
+        ))
+    })?;
+    if certificates.is_empty() {
+        return Err(problem(format!(
+            "{} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(certificates)
+}
+
 /// Percent-encodes a subject for a URL path (subjects hold dots and dashes only in
 /// this project, but may hold anything in others').
 fn encode(subject: &str) -> String {
@@ -292,6 +352,20 @@ mod tests {
         let client = RegistryClient::new(config.clone()).expect("client");
         for shown in [format!("{config:?}"), format!("{client:?}")] {
             assert!(!shown.contains("hunter2-secret"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_must_be_readable_pem_for_an_https_url() {
+        let mut config = RegistryConfig::new("http://127.0.0.1:8081");
+        config.ca_file = Some(PathBuf::from("/etc/hostname"));
+        assert_eq!(config.validate().unwrap_err().field, "ca_file");
+        config.url = "https://registry.internal:8081".to_owned();
+        for path in ["/nonexistent/ca.pem", "/etc/hostname"] {
+            config.ca_file = Some(PathBuf::from(path));
+            let error = RegistryClient::new(config.clone()).unwrap_err();
+            assert_eq!(error.field, "ca_file", "{path}: {error}");
+            assert!(error.problem.contains(path), "{error}");
         }
     }
 

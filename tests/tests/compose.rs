@@ -429,6 +429,210 @@ fn prometheus_scrapes_compose_services_only() {
     assert_no_problems(&config_path, &problems);
 }
 
+// --- safe by default ---------------------------------------------------------------
+
+/// Makes the env files compose reads its passwords from.
+const SECRETS_SCRIPT: &str = "infra/compose/secrets.sh";
+const CLICKHOUSE_SERVICE: &str = "clickhouse";
+const CLICKHOUSE_ENV_FILE: &str = "infra/compose/clickhouse.env";
+const GRAFANA_ENV_FILE: &str = "infra/compose/grafana.env";
+/// The pipeline service that writes to ClickHouse.
+const CLICKHOUSE_WRITER: &str = "projector";
+
+/// A port published on every interface is reachable by anyone on the host's networks:
+/// each one names 127.0.0.1.
+#[test]
+fn every_published_port_is_bound_to_loopback() {
+    let mut problems = Vec::new();
+    for (name, service) in &services() {
+        for (address, text) in published_addresses(name, service) {
+            if address.as_deref() != Some("127.0.0.1") {
+                problems.push(format!(
+                    "service `{name}` publishes `{text}` on {}; write 127.0.0.1:{text}",
+                    address.map_or("every interface".to_owned(), |a| format!("`{a}`"))
+                ));
+            }
+        }
+    }
+    assert_no_problems(COMPOSE_FILE, &problems);
+}
+
+/// ClickHouse's `default` user has a password, from an env file that git ignores and
+/// that the secrets script makes; the projector reads the same file. No password is
+/// written in the compose file itself.
+#[test]
+fn clickhouse_has_a_password_from_an_env_file_and_the_projector_has_it_too() {
+    let services = services();
+    let mut problems = Vec::new();
+    let clickhouse = &services[CLICKHOUSE_SERVICE];
+    let clickhouse_environment = environment(CLICKHOUSE_SERVICE, clickhouse);
+    for forbidden in ["CLICKHOUSE_SKIP_USER_SETUP", "CLICKHOUSE_PASSWORD"] {
+        if clickhouse_environment.contains_key(forbidden) {
+            problems.push(format!(
+                "service `{CLICKHOUSE_SERVICE}` sets {forbidden} in the compose file"
+            ));
+        }
+    }
+    for name in [CLICKHOUSE_SERVICE, CLICKHOUSE_WRITER] {
+        if !env_files(name, &services[name]).contains(&CLICKHOUSE_ENV_FILE.to_owned()) {
+            problems.push(format!(
+                "service `{name}` does not read {CLICKHOUSE_ENV_FILE}"
+            ));
+        }
+    }
+    for (name, service) in &services {
+        let environment = environment(name, service);
+        if environment.contains_key("LEDGERSTREAM_CLICKHOUSE_PASSWORD") {
+            problems.push(format!(
+                "service `{name}` writes LEDGERSTREAM_CLICKHOUSE_PASSWORD in the compose file"
+            ));
+        }
+    }
+    assert_no_problems(COMPOSE_FILE, &problems);
+}
+
+/// Grafana asks for a login: no anonymous access, the login form on, the admin's
+/// password from an env file.
+#[test]
+fn grafana_has_no_anonymous_admin() {
+    let services = services();
+    let grafana = &services[GRAFANA_SERVICE];
+    let environment = environment(GRAFANA_SERVICE, grafana);
+    let mut problems = Vec::new();
+    let is_true = |name: &str| {
+        environment
+            .get(name)
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+    };
+    if is_true("GF_AUTH_ANONYMOUS_ENABLED") {
+        problems.push(format!(
+            "GF_AUTH_ANONYMOUS_ENABLED is true (role {:?})",
+            environment.get("GF_AUTH_ANONYMOUS_ORG_ROLE")
+        ));
+    }
+    for name in ["GF_AUTH_DISABLE_LOGIN_FORM", "GF_USERS_ALLOW_SIGN_UP"] {
+        if is_true(name) {
+            problems.push(format!("{name} is true"));
+        }
+    }
+    if environment.contains_key("GF_SECURITY_ADMIN_PASSWORD") {
+        problems.push("GF_SECURITY_ADMIN_PASSWORD is written in the compose file".to_owned());
+    }
+    if !env_files(GRAFANA_SERVICE, grafana).contains(&GRAFANA_ENV_FILE.to_owned()) {
+        problems.push(format!("does not read {GRAFANA_ENV_FILE}"));
+    }
+    let problems: Vec<String> = problems
+        .into_iter()
+        .map(|problem| format!("service `{GRAFANA_SERVICE}`: {problem}"))
+        .collect();
+    assert_no_problems(COMPOSE_FILE, &problems);
+}
+
+/// The lifecycle API stops Prometheus and the admin API deletes its data, for
+/// anyone who reaches the port: both stay off.
+#[test]
+fn prometheus_lifecycle_and_admin_apis_are_off() {
+    let services = services();
+    let (name, prometheus) = services
+        .iter()
+        .find(|(_, service)| {
+            service
+                .get("image")
+                .and_then(Value::as_str)
+                .is_some_and(|image| image.starts_with("prom/prometheus"))
+        })
+        .expect("a prom/prometheus service");
+    let mut words: Vec<String> = Vec::new();
+    for field in ["command", "entrypoint"] {
+        match prometheus.get(field) {
+            Some(Value::Sequence(items)) => {
+                words.extend(items.iter().map(|item| scalar(name, field, item)));
+            }
+            Some(other) => words.push(scalar(name, field, other)),
+            None => {}
+        }
+    }
+    let problems: Vec<String> = ["--web.enable-lifecycle", "--web.enable-admin-api"]
+        .iter()
+        .filter(|flag| words.iter().any(|word| word.contains(*flag)))
+        .map(|flag| format!("service `{name}` runs with {flag}"))
+        .collect();
+    assert_no_problems(COMPOSE_FILE, &problems);
+}
+
+/// The script makes every env file compose reads, with random passwords readable by
+/// their owner only, consistent between ClickHouse and its client, and keeps them
+/// when run again; git ignores them.
+#[test]
+fn the_secrets_script_makes_private_env_files_that_git_ignores() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = std::env::temp_dir().join(format!("compose-secrets-{}", std::process::id()));
+    let run = || {
+        let output = std::process::Command::new(repo_root().join(SECRETS_SCRIPT))
+            .arg(&dir)
+            .output()
+            .expect("run the secrets script");
+        assert!(
+            output.status.success(),
+            "{SECRETS_SCRIPT} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run();
+    let variables = |file: &str| -> BTreeMap<String, String> {
+        let path = dir.join(file);
+        let mode = fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{SECRETS_SCRIPT} made no {file}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{file} is readable by others: {mode:o}");
+        fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    };
+    let clickhouse = variables("clickhouse.env");
+    let password = &clickhouse["CLICKHOUSE_PASSWORD"];
+    assert!(password.len() >= 32, "a short password: {}", password.len());
+    assert_eq!(
+        Some(password),
+        clickhouse.get("LEDGERSTREAM_CLICKHOUSE_PASSWORD")
+    );
+    let grafana = variables("grafana.env");
+    assert!(grafana["GF_SECURITY_ADMIN_PASSWORD"].len() >= 32);
+    run();
+    assert_eq!(
+        variables("clickhouse.env"),
+        clickhouse,
+        "a second run changed it"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+
+    // Every env file the compose file reads is one the script makes, and git ignores.
+    let mut problems = Vec::new();
+    for (name, service) in &services() {
+        for file in env_files(name, service) {
+            if ![CLICKHOUSE_ENV_FILE, GRAFANA_ENV_FILE].contains(&file.as_str()) {
+                problems.push(format!(
+                    "service `{name}` reads {file}, which {SECRETS_SCRIPT} does not make"
+                ));
+            }
+            let ignored = std::process::Command::new("git")
+                .args(["check-ignore", "-q", &file])
+                .current_dir(repo_root())
+                .status()
+                .expect("run git check-ignore");
+            if !ignored.success() {
+                problems.push(format!("{file} (read by `{name}`) is not ignored by git"));
+            }
+        }
+    }
+    assert_no_problems(COMPOSE_FILE, &problems);
+}
+
 // --- reading files -----------------------------------------------------------------
 
 fn repo_root() -> PathBuf {
@@ -662,6 +866,53 @@ fn published_ports(name: &str, service: &Value) -> Vec<PublishedPort> {
         }
     }
     published
+}
+
+/// Every published port's host address (`None`: every interface) and its text.
+fn published_addresses(name: &str, service: &Value) -> Vec<(Option<String>, String)> {
+    let Some(ports) = service.get("ports").and_then(Value::as_sequence) else {
+        return Vec::new();
+    };
+    let mut published = Vec::new();
+    for port in ports {
+        if let Value::Mapping(_) = port {
+            let Some(host) = port.get("published") else {
+                continue;
+            };
+            let address = port.get("host_ip").map(|ip| scalar(name, "ports", ip));
+            published.push((address, scalar(name, "ports", host)));
+            continue;
+        }
+        let text = scalar(name, "ports", port);
+        let without_protocol = text.split('/').next().unwrap_or_default();
+        match without_protocol
+            .rsplitn(3, ':')
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [_container_only] => {}
+            [_, _] => published.push((None, text.clone())),
+            [_, _, address] => published.push((Some((*address).to_owned()), text.clone())),
+            _ => unreachable!("rsplitn(3) gives one to three parts"),
+        }
+    }
+    published
+}
+
+/// The env files a service reads, as written (a path, a list of paths, or a list
+/// of `{path, required}`).
+fn env_files(name: &str, service: &Value) -> Vec<String> {
+    match service.get("env_file") {
+        None => Vec::new(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .map(|item| match item.get("path") {
+                Some(path) => scalar(name, "env_file", path),
+                None => scalar(name, "env_file", item),
+            })
+            .collect(),
+        Some(one) => vec![scalar(name, "env_file", one)],
+    }
 }
 
 #[derive(Debug)]

@@ -11,6 +11,7 @@
 // Test code: a failed unwrap is a failed test, and amounts read as units_cents.
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -92,23 +93,46 @@ fn free_port() -> u16 {
 impl Registry {
     /// Starts a registry on `topic` and waits until it serves.
     async fn start(broker: &Endpoint, topic: &str) -> Self {
+        Self::start_with(broker, topic, &[], &[]).await
+    }
+
+    /// Starts a registry on `topic` with more flags and environment variables, and
+    /// waits until it serves.
+    async fn start_with(
+        broker: &Endpoint,
+        topic: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let listen = format!("127.0.0.1:{}", free_port());
-        let mut registry = Self::spawn(&broker.address, topic, &listen);
+        let mut registry = Self::spawn_with(&broker.address, topic, &listen, args, env);
         registry.wait_ready().await;
         registry
     }
 
     /// Starts a registry without waiting.
     fn spawn(brokers: &str, topic: &str, listen: &str) -> Self {
+        Self::spawn_with(brokers, topic, listen, &[], &[])
+    }
+
+    fn spawn_with(
+        brokers: &str,
+        topic: &str,
+        listen: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = std::env::temp_dir().join(format!("{}.log", unique_name("registry")));
         let out = File::create(&log).expect("create the registry's log file");
         let err = out.try_clone().expect("clone the log file handle");
         let child = Command::new(binary())
             .args(["registry", "--listen", listen, "--topic", topic])
+            .args(args)
             .env("LEDGERSTREAM_BROKERS", brokers)
             .env("LEDGERSTREAM_LOG", "info,rdkafka=warn")
             .env("RUST_BACKTRACE", "0")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -126,11 +150,13 @@ impl Registry {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits for `/metrics`, which answers once the topic is read, with or without
+    /// authentication.
     async fn wait_ready(&mut self) {
         let http = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
         loop {
-            if let Ok(response) = http.get(format!("{}/subjects", self.url)).send().await
+            if let Ok(response) = http.get(format!("{}/metrics", self.url)).send().await
                 && response.status().is_success()
             {
                 return;
@@ -1092,4 +1118,412 @@ async fn startup_errors_say_what_to_fix() {
         log.contains("cannot listen on") && log.contains("--listen"),
         "{log}"
     );
+}
+
+// --- a registry open to a network: authentication, limits, metrics ------------------
+
+const ADMIN: (&str, &str) = ("registry-admin", "adm1n-Pa55-4f7c2e");
+const READER: (&str, &str) = ("registry-reader", "r3ader-Pa55-9b1d0a");
+
+/// Calls the API as `user` (or without credentials); answers the status, the
+/// `WWW-Authenticate` header and the JSON body (`Null` when not JSON).
+async fn call_as(
+    registry: &Registry,
+    user: Option<(&str, &str)>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let mut request = reqwest::Client::new().request(method, format!("{}{path}", registry.url));
+    if let Some((name, password)) = user {
+        request = request.basic_auth(name, Some(password));
+    }
+    if let Some(body) = body {
+        request = request
+            .header("content-type", V1_CONTENT_TYPE)
+            .body(body.to_string());
+    }
+    let response = request.send().await.expect("call the registry");
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = response.text().await.expect("read the answer");
+    (
+        status,
+        challenge,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_lets_the_reader_read_and_only_the_admin_change_anything() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_auth");
+    let password_file = std::env::temp_dir().join(unique_name("registry-admin-password"));
+    std::fs::write(&password_file, format!("{}\n", ADMIN.1)).expect("write the password file");
+    let password_path = password_file.display().to_string();
+    let registry = Registry::start_with(
+        &broker,
+        &topic,
+        &[],
+        &[
+            ("LEDGERSTREAM_REGISTRY_ADMIN_USER", ADMIN.0),
+            ("LEDGERSTREAM_REGISTRY_ADMIN_PASSWORD_FILE", &password_path),
+            ("LEDGERSTREAM_REGISTRY_READER_USER", READER.0),
+            ("LEDGERSTREAM_REGISTRY_READER_PASSWORD", READER.1),
+            ("LEDGERSTREAM_LOG", "debug,rdkafka=warn"),
+        ],
+    )
+    .await;
+    let subject = "auth-value";
+    let versions = format!("/subjects/{subject}/versions");
+
+    // Nobody gets in without the right credentials; the answer says how to log in.
+    let wrong = (READER.0, ADMIN.1);
+    for user in [None, Some(wrong), Some((ADMIN.0, READER.1))] {
+        let (status, challenge, answer) =
+            call_as(&registry, user, Method::GET, "/subjects", None).await;
+        assert_eq!(
+            (status, &answer["error_code"]),
+            (401, &json!(401)),
+            "{answer}"
+        );
+        assert!(
+            challenge
+                .as_deref()
+                .is_some_and(|c| c.starts_with("Basic ")),
+            "{challenge:?}"
+        );
+    }
+    // Registering is a change: the admin's.
+    let (status, _, answer) = call_as(
+        &registry,
+        Some(READER),
+        Method::POST,
+        &versions,
+        Some(body(&v1())),
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["error_code"]),
+        (403, &json!(40301)),
+        "{answer}"
+    );
+    let (status, _, answer) = call_as(
+        &registry,
+        Some(ADMIN),
+        Method::POST,
+        &versions,
+        Some(body(&v1())),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _, answer) = call_as(
+        &registry,
+        Some(ADMIN),
+        Method::POST,
+        &versions,
+        Some(body(&v2())),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+
+    // The reader reads, looks up and checks compatibility.
+    let reads = [
+        (Method::GET, "/subjects".to_owned(), None),
+        (Method::GET, format!("{versions}/1"), None),
+        (Method::GET, "/config".to_owned(), None),
+        (
+            Method::POST,
+            format!("/subjects/{subject}"),
+            Some(body(&v1())),
+        ),
+        (
+            Method::POST,
+            format!("/compatibility/subjects/{subject}/versions/latest"),
+            Some(body(&v2())),
+        ),
+    ];
+    for (method, path, request) in reads {
+        let (status, _, answer) =
+            call_as(&registry, Some(READER), method.clone(), &path, request).await;
+        assert_eq!(status, 200, "reader {method} {path}: {answer}");
+    }
+
+    // Deletes and level changes are the admin's.
+    let level = json!({"compatibility": "FULL"});
+    let changes = [
+        (Method::PUT, "/config".to_owned(), Some(level.clone())),
+        (Method::PUT, format!("/config/{subject}"), Some(level)),
+        (Method::DELETE, format!("/config/{subject}"), None),
+        (Method::DELETE, format!("{versions}/1"), None),
+        (Method::DELETE, format!("/subjects/{subject}"), None),
+    ];
+    for (method, path, request) in changes {
+        let (status, _, answer) = call_as(
+            &registry,
+            Some(READER),
+            method.clone(),
+            &path,
+            request.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, &answer["error_code"]),
+            (403, &json!(40301)),
+            "reader {method} {path}: {answer}"
+        );
+        let (status, _, answer) =
+            call_as(&registry, Some(ADMIN), method.clone(), &path, request).await;
+        assert_eq!(status, 200, "admin {method} {path}: {answer}");
+    }
+
+    // Prometheus scrapes without credentials; no credential is in the metrics or the
+    // log, even at debug level.
+    let (status, _, metrics) = registry.call_raw(Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, 200);
+    let log = registry.log_text();
+    for secret in [ADMIN.1, READER.1] {
+        assert!(!metrics.contains(secret), "{metrics}");
+        assert!(!log.contains(secret), "the log holds a password:\n{log}");
+    }
+    assert!(log.contains("authentication=true"), "{log}");
+    drop(registry);
+    let _ = std::fs::remove_file(&password_file);
+    delete_topics(&broker.address, &[&topic]).await;
+}
+
+/// A record schema of about `bytes` bytes: one field per 40 bytes or so.
+fn schema_of_about(bytes: usize) -> String {
+    let fields: Vec<String> = (0..bytes / 40)
+        .map(|i| format!(r#"{{"name":"field_{i:05}","type":"long"}}"#))
+        .collect();
+    record(&fields.join(","))
+}
+
+/// Sends `request` as it is on a connection of its own, then reads the answer until
+/// the registry closes the connection or answers; `None` when it never does within
+/// `within` (a deadline for the test, not a measurement).
+async fn raw_exchange(registry: &Registry, request: &[u8], within: Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = registry.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to the registry");
+    stream.write_all(request).await.expect("send the request");
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(read)) => {
+                answer.extend_from_slice(&chunk[..read]);
+                let text = String::from_utf8_lossy(&answer);
+                if let Some((head, body)) = text.split_once("\r\n\r\n")
+                    && body.contains('}')
+                    && head.starts_with("HTTP/1.1")
+                {
+                    break;
+                }
+            }
+        }
+    }
+    Some(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_above_the_limit_is_refused_with_413_whether_its_length_is_declared_or_not() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_limit");
+    let registry = Registry::start_with(&broker, &topic, &["--max-body-bytes", "8192"], &[]).await;
+
+    let small = schema_of_about(4_000);
+    let large = schema_of_about(20_000);
+    assert!(body(&small).to_string().len() < 8192 && body(&large).to_string().len() > 8192);
+    let (status, answer) = registry
+        .post("/subjects/limit-value/versions", body(&large))
+        .await;
+    assert_eq!(
+        (status, &answer["error_code"]),
+        (413, &json!(413)),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("8192"),
+        "the message names the limit: {answer}"
+    );
+
+    // The same body in chunks, without a Content-Length.
+    let payload = body(&large).to_string();
+    let request = format!(
+        "POST /subjects/limit-value/versions HTTP/1.1\r\nhost: registry\r\n\
+         content-type: {V1_CONTENT_TYPE}\r\ntransfer-encoding: chunked\r\n\r\n\
+         {:x}\r\n{payload}\r\n0\r\n\r\n",
+        payload.len()
+    );
+    let answer = raw_exchange(&registry, request.as_bytes(), Duration::from_secs(60))
+        .await
+        .expect("the registry answers a chunked body above the limit");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // Below the limit, and after the refusals, the registry works as before.
+    registry.register("limit-value", &small).await;
+    assert_eq!(
+        registry.get("/subjects").await,
+        (200, json!(["limit-value"]))
+    );
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_that_outlasts_the_timeout_is_answered_50002_and_the_registry_serves_on() {
+    // The body's part: answered 50002. The headers' part: the connection is closed.
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_timeout");
+    let registry = Registry::start_with(
+        &broker,
+        &topic,
+        &["--write-timeout", "1", "--request-timeout", "2"],
+        &[],
+    )
+    .await;
+
+    // A client that announces 100 bytes and sends 10, then stalls: without a timeout
+    // the request would hold its connection and task forever.
+    let request = format!(
+        "POST /subjects/slow-value/versions HTTP/1.1\r\nhost: registry\r\n\
+         content-type: {V1_CONTENT_TYPE}\r\ncontent-length: 100\r\n\r\n{{\"schema\":"
+    );
+    let answer = raw_exchange(&registry, request.as_bytes(), Duration::from_secs(60))
+        .await
+        .expect("the registry answers a stalled request by itself");
+    assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+    assert!(answer.contains("50002"), "{answer}");
+
+    // A client that never finishes its headers is cut off too.
+    let headers = "GET /subjects HTTP/1.1\r\nhost: registry\r\nx-slow: ";
+    let answer = raw_exchange(&registry, headers.as_bytes(), Duration::from_secs(60)).await;
+    assert!(
+        answer.is_some(),
+        "the registry still holds a connection whose headers never ended"
+    );
+
+    registry.register("slow-value", &v1()).await;
+    let (_, _, metrics) = registry.call_raw(Method::GET, "/metrics", None, None).await;
+    assert!(
+        metrics.contains(r#"route="/subjects/{subject}/versions",status="500""#),
+        "the timed-out request is counted:\n{metrics}"
+    );
+    assert!(registry.log_text().contains("request timed out"));
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invented_methods_share_one_metrics_label() {
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_methods");
+    let registry = Registry::start(&broker, &topic).await;
+    for i in 0..50 {
+        let method = Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        let (status, _) = registry.call(method, "/subjects", None).await;
+        assert_eq!(status, 405);
+    }
+    registry
+        .call(Method::from_bytes(b"PATCH").unwrap(), "/nowhere", None)
+        .await;
+    registry.get("/subjects").await;
+
+    let (_, _, metrics) = registry.call_raw(Method::GET, "/metrics", None, None).await;
+    let methods: BTreeSet<&str> = metrics
+        .lines()
+        .filter(|line| line.starts_with("ledgerstream_registry_http_requests_total{"))
+        .filter_map(|line| line.split("method=\"").nth(1)?.split('"').next())
+        .collect();
+    let known: BTreeSet<&str> = ["GET", "POST", "PUT", "DELETE", "other"].into();
+    assert!(methods.is_subset(&known), "{methods:?}\n{metrics}");
+    assert!(
+        metrics.contains(r#"method="other",route="/subjects",status="405"} 50"#),
+        "{metrics}"
+    );
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
+}
+
+/// The client every producer and the processor use (`RegistryClient`, configured by
+/// `LEDGERSTREAM_REGISTRY_*`), against a registry with users behind TLS of a CA of
+/// its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_reaches_a_registry_behind_tls_with_basic_auth_and_a_ca_file() {
+    use ledgerstream_schemas::client::{RegistryClient, RegistryConfig, RegistryError};
+    use ledgerstream_tests::tls::{Certificates, tls_front};
+
+    let broker = require(Service::Broker).await;
+    let topic = unique_name("_schemas_client_tls");
+    let registry = Registry::start_with(
+        &broker,
+        &topic,
+        &[],
+        &[
+            ("LEDGERSTREAM_REGISTRY_ADMIN_USER", ADMIN.0),
+            ("LEDGERSTREAM_REGISTRY_ADMIN_PASSWORD", ADMIN.1),
+            ("LEDGERSTREAM_REGISTRY_READER_USER", READER.0),
+            ("LEDGERSTREAM_REGISTRY_READER_PASSWORD", READER.1),
+        ],
+    )
+    .await;
+    let certificates = Certificates::make("registry");
+    let upstream = registry.url.trim_start_matches("http://").parse().unwrap();
+    let (front, _task) = tls_front(&certificates, upstream).await;
+    // By name, as a deployment would; the certificate holds both localhost and the IP.
+    let url = format!("https://localhost:{}", front.port());
+    let client = |user: Option<(&str, &str)>, ca: bool| {
+        let mut config = RegistryConfig::new(url.clone());
+        config.username = user.map(|(name, _)| name.to_owned());
+        config.password = user.map(|(_, password)| password.to_owned().into());
+        config.ca_file = ca.then(|| certificates.ca.clone());
+        RegistryClient::new(config).expect("a client")
+    };
+
+    let admin = client(Some(ADMIN), true);
+    let id = admin.register("tls-value", &v1()).await.expect("register");
+    let found = admin.lookup("tls-value", &v1()).await.expect("lookup");
+    assert_eq!((found.id, found.version), (id, 1));
+    assert!(!format!("{admin:?}").contains(ADMIN.1));
+
+    let reader = client(Some(READER), true);
+    let schema = reader.schema_by_id(id).await.expect("read by id");
+    assert!(schema.contains("Payment"), "{schema}");
+    let denied = reader.register("tls-value", &v2()).await.unwrap_err();
+    assert_eq!(denied.error_code(), Some(40301), "{denied}");
+    assert!(!denied.is_retriable());
+
+    let wrong = client(Some((READER.0, "not-the-password")), true);
+    let refused = wrong.schema_by_id(id).await.unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Api { status: 401, .. }),
+        "{refused}"
+    );
+    assert!(!refused.to_string().contains("not-the-password"));
+
+    // Without the CA the certificate is not trusted: a clear failure, not a fallback.
+    let untrusting = client(Some(ADMIN), false);
+    let untrusted = untrusting.schema_by_id(id).await.unwrap_err();
+    assert!(
+        matches!(untrusted, RegistryError::Unreachable { .. })
+            && untrusted.to_string().contains("certificate"),
+        "{untrusted}"
+    );
+    assert!(!untrusted.to_string().contains(ADMIN.1));
+    drop(registry);
+    delete_topics(&broker.address, &[&topic]).await;
 }

@@ -121,7 +121,8 @@ pub struct Source {
     #[arg(long, value_name = "SUFFIX", default_value = "")]
     pub topic_suffix: String,
     /// Search server user (basic authentication); its password is read from
-    /// LEDGERSTREAM_SEARCH_PASSWORD.
+    /// LEDGERSTREAM_SEARCH_PASSWORD; an https:// URL's private CA from
+    /// LEDGERSTREAM_SEARCH_CA_FILE.
     #[arg(long, value_name = "USER", env = "LEDGERSTREAM_SEARCH_USER")]
     pub search_user: Option<String>,
 }
@@ -134,6 +135,7 @@ impl Source {
         config.checkpoint_index = self.history_checkpoint_index.clone();
         config.user = self.search_user.clone();
         config.set_password(std::env::var("LEDGERSTREAM_SEARCH_PASSWORD").ok());
+        config.set_ca_file(std::env::var("LEDGERSTREAM_SEARCH_CA_FILE").ok());
         config.request_timeout_millis = u64::try_from(request_timeout.as_millis())
             .unwrap_or(u64::MAX)
             .max(2_000);

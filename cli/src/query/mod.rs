@@ -55,7 +55,8 @@ pub struct Source {
     /// ClickHouse database of the tables.
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub clickhouse_database: String,
-    /// ClickHouse user; its password is read from LEDGERSTREAM_CLICKHOUSE_PASSWORD.
+    /// ClickHouse user; its password is read from LEDGERSTREAM_CLICKHOUSE_PASSWORD,
+    /// and an https:// URL's private CA from LEDGERSTREAM_CLICKHOUSE_CA_FILE.
     #[arg(long, value_name = "USER", env = "LEDGERSTREAM_CLICKHOUSE_USER")]
     pub clickhouse_user: Option<String>,
 }
@@ -71,6 +72,7 @@ impl Source {
         config.table_suffix = self.table_suffix.clone();
         config.user = self.clickhouse_user.clone();
         config.set_password(std::env::var("LEDGERSTREAM_CLICKHOUSE_PASSWORD").ok());
+        config.set_ca_file(std::env::var("LEDGERSTREAM_CLICKHOUSE_CA_FILE").ok());
         // Reads are small: no compression to pay for on loopback.
         config.compression = false;
         config.request_timeout_millis = 5_000;

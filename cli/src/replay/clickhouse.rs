@@ -91,7 +91,8 @@ pub struct Args {
     /// ClickHouse database of the tables.
     #[arg(long, value_name = "NAME", default_value = "default")]
     clickhouse_database: String,
-    /// ClickHouse user; its password is read from LEDGERSTREAM_CLICKHOUSE_PASSWORD.
+    /// ClickHouse user; its password is read from LEDGERSTREAM_CLICKHOUSE_PASSWORD,
+    /// and an https:// URL's private CA from LEDGERSTREAM_CLICKHOUSE_CA_FILE.
     #[arg(long, value_name = "USER", env = "LEDGERSTREAM_CLICKHOUSE_USER")]
     clickhouse_user: Option<String>,
 }
@@ -127,6 +128,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     live_config.table_suffix = args.table_suffix.clone();
     live_config.user = args.clickhouse_user.clone();
     live_config.set_password(std::env::var("LEDGERSTREAM_CLICKHOUSE_PASSWORD").ok());
+    live_config.set_ca_file(std::env::var("LEDGERSTREAM_CLICKHOUSE_CA_FILE").ok());
     live_config.validate()?;
     if let Some(into) = &args.into {
         parse_version(into).map_err(|e| anyhow!("--into {e}"))?;

@@ -1,5 +1,7 @@
 //! Settings of the ClickHouse projection, and the names of its tables.
 
+use std::path::PathBuf;
+
 use ledgerstream_runtime::settings::ConfigError;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -8,8 +10,14 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClickHouseConfig {
-    /// The HTTP interface (`http://127.0.0.1:8123`).
+    /// The HTTP interface (`http://127.0.0.1:8123`), or its HTTPS one
+    /// (`https://clickhouse.internal:8443`).
     pub url: String,
+    /// For an `https://` URL: a PEM file of the CAs to trust beside the public roots,
+    /// for a server with a certificate of the deployment's own CA
+    /// (`LEDGERSTREAM_CLICKHOUSE_CA_FILE`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// The database the tables live in.
     #[serde(default = "defaults::database")]
     pub database: String,
@@ -59,6 +67,7 @@ impl ClickHouseConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            ca_file: None,
             database: defaults::database(),
             user: None,
             password: None,
@@ -74,6 +83,11 @@ impl ClickHouseConfig {
         self.password = password.filter(|p| !p.is_empty()).map(SecretString::from);
     }
 
+    /// Sets the CA file (an empty path counts as none).
+    pub fn set_ca_file(&mut self, path: Option<String>) {
+        self.ca_file = path.filter(|p| !p.trim().is_empty()).map(PathBuf::from);
+    }
+
     /// Checks the settings, naming the first one that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let problem = |field, problem: String| Err(ConfigError::new("clickhouse", field, problem));
@@ -82,6 +96,17 @@ impl ClickHouseConfig {
                 "url",
                 format!("{:?} is not an http:// or https:// URL", self.url),
             );
+        }
+        if let Some(path) = &self.ca_file {
+            if !self.url.starts_with("https://") {
+                return problem(
+                    "ca_file",
+                    format!("set for {:?}, which is not an https:// URL", self.url),
+                );
+            }
+            if let Err(why) = super::tls::roots_with(path) {
+                return problem("ca_file", why);
+            }
         }
         if !is_identifier(&self.database) || self.database.is_empty() {
             return problem(

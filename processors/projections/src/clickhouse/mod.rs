@@ -19,7 +19,7 @@
 //! failures are retried); reading: [`read`] (an account and its events, and the
 //! wait for a version); rebuilding (`replay clickhouse`): [`switch`] (the new
 //! set switched in), [`journal`] (where a replay stands), [`tail`] (the events
-//! that arrived during the switch).
+//! that arrived during the switch); [`tls`] (HTTPS with a CA of the deployment's).
 //!
 //! [`Sink`]: crate::sink::Sink
 
@@ -34,6 +34,7 @@ pub mod sink;
 pub mod sql;
 pub mod switch;
 pub mod tail;
+pub mod tls;
 
 pub use ::clickhouse::Client;
 pub use config::{ClickHouseConfig, Tables};

@@ -116,9 +116,22 @@ pub struct ClickHouseSink {
 }
 
 /// A client for `config`'s server (validation off: 18.16 lacks the format the
-/// client's schema check uses).
+/// client's schema check uses). An `https://` URL trusts the public roots, and the
+/// CA file's certificates when one is set; the file was checked by
+/// [`ClickHouseConfig::validate`], and one that became unreadable since leaves the
+/// public roots alone, so the server's certificate is refused with a TLS error.
 pub fn client(config: &ClickHouseConfig) -> Client {
-    let mut client = Client::default()
+    let base = match &config.ca_file {
+        None => Client::default(),
+        Some(path) => match super::tls::roots_with(path) {
+            Ok(roots) => super::tls::client_trusting(roots),
+            Err(why) => {
+                tracing::error!(problem = why, "clickhouse setting ca_file: not used");
+                Client::default()
+            }
+        },
+    };
+    let mut client = base
         .with_url(&config.url)
         .with_database(&config.database)
         .with_validation(false)

@@ -1,5 +1,8 @@
 //! Settings of the history projection, and the names of its indices.
 
+use std::path::{Path, PathBuf};
+
+use elasticsearch::cert::Certificate;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -7,8 +10,14 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryConfig {
-    /// The search server's HTTP endpoint (`http://127.0.0.1:9200`).
+    /// The search server's HTTP endpoint (`http://127.0.0.1:9200`), or its HTTPS
+    /// one (`https://search.internal:9200`).
     pub url: String,
+    /// For an `https://` URL: a PEM file of the CAs to trust beside the system's, for
+    /// a server with a certificate of the deployment's own CA
+    /// (`LEDGERSTREAM_SEARCH_CA_FILE`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// The user to authenticate as (basic authentication); none when unset.
     #[serde(default)]
     pub user: Option<String>,
@@ -74,6 +83,22 @@ mod defaults {
     }
 }
 
+/// The certificates of a PEM file, for the client's trust; `Err` says what is wrong
+/// with the file.
+pub fn ca_certificate(path: &Path) -> Result<Certificate, String> {
+    let pem =
+        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Certificate::from_pem(&pem).map_err(|error| {
+        format!(
+            "{} is not a PEM certificate bundle: {error}",
+            path.display()
+        )
+    })
+}
+
 /// A setting that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("history setting {field}: {problem}")]
@@ -87,6 +112,7 @@ impl HistoryConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            ca_file: None,
             user: None,
             password: None,
             index: defaults::index(),
@@ -103,6 +129,11 @@ impl HistoryConfig {
         self.password = password.filter(|p| !p.is_empty()).map(SecretString::from);
     }
 
+    /// Sets the CA file (an empty path counts as none).
+    pub fn set_ca_file(&mut self, path: Option<String>) {
+        self.ca_file = path.filter(|p| !p.trim().is_empty()).map(PathBuf::from);
+    }
+
     /// Checks the settings, naming the first one that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let problem = |field, problem: String| Err(ConfigError { field, problem });
@@ -112,6 +143,20 @@ impl HistoryConfig {
                 "url",
                 format!("{:?} is not an http:// or https:// URL", self.url),
             );
+        }
+        if let Some(path) = &self.ca_file {
+            if !self.url.starts_with("https://") {
+                return problem(
+                    "ca_file",
+                    format!("set for {:?}, which is not an https:// URL", self.url),
+                );
+            }
+            if let Err(why) = ca_certificate(path) {
+                return problem("ca_file", why);
+            }
+        }
+        if self.password.is_some() && self.user.is_none() {
+            return problem("user", "a password is set without a user".to_owned());
         }
         for (field, name) in [
             ("index", &self.index),
@@ -212,6 +257,27 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
+
+    #[test]
+    fn https_settings_name_the_field_that_cannot_work_and_hide_the_password() {
+        let mut config = HistoryConfig::new("http://127.0.0.1:9200");
+        config.set_ca_file(Some("/etc/hostname".to_owned()));
+        assert_eq!(config.validate().unwrap_err().field, "ca_file");
+        config.url = "https://search.internal:9200".to_owned();
+        for path in ["/nonexistent/ca.pem", "/etc/hostname"] {
+            config.set_ca_file(Some(path.to_owned()));
+            let error = config.validate().unwrap_err();
+            assert_eq!(error.field, "ca_file", "{error}");
+            assert!(error.problem.contains(path), "{error}");
+        }
+        config.set_ca_file(Some(String::new()));
+        assert_eq!(config.ca_file, None);
+        config.set_password(Some("s3arch-secret".to_owned()));
+        assert_eq!(config.validate().unwrap_err().field, "user");
+        config.user = Some("projector".to_owned());
+        assert_eq!(config.validate(), Ok(()));
+        assert!(!format!("{config:?}").contains("s3arch-secret"));
+    }
 
     #[test]
     fn defaults_are_valid_and_name_the_v1_index_behind_the_alias() {

@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use elasticsearch::auth::Credentials;
+use elasticsearch::cert::CertificateValidation;
 use elasticsearch::http::Url;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::params::{Refresh, VersionType};
@@ -140,13 +141,21 @@ impl std::fmt::Debug for HistorySink {
     }
 }
 
-/// A client for `config`'s server.
+/// A client for `config`'s server: basic authentication when a user is set, and
+/// for an `https://` URL the CA file's certificates trusted beside the system's.
 pub fn client(config: &HistoryConfig) -> Result<Elasticsearch, HistoryError> {
     let url = Url::parse(&config.url).map_err(|error| HistoryError::Client {
         message: format!("url {:?}: {error}", config.url),
     })?;
     let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
         .timeout(Duration::from_millis(config.request_timeout_millis));
+    if let Some(path) = &config.ca_file {
+        let certificate =
+            super::config::ca_certificate(path).map_err(|why| HistoryError::Client {
+                message: format!("ca_file: {why}"),
+            })?;
+        transport = transport.cert_validation(CertificateValidation::Full(certificate));
+    }
     if let Some(user) = &config.user {
         let password = config
             .password
