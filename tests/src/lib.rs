@@ -131,4 +131,5 @@ pub mod chdb;
 pub mod clickhouse;
 pub mod log;
 pub mod pipeline;
+pub mod prometheus;
 pub mod workload;

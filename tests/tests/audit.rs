@@ -4,14 +4,17 @@
 //! dropped, a document changed at its own version — while the processor and
 //! both projectors keep writing other accounts. The audit names exactly the
 //! corrupted accounts and nothing the load is still writing; `--repair` makes
-//! it clean, and a last audit after the load agrees.
+//! it clean, and a last audit after the load agrees. The continuous auditor
+//! (`--serve`) counts the same accounts divergent, its alert fires in a
+//! Prometheus of the test's own, and the count falls back to 0 once repaired.
 //!
 //! Every test has its own topics, tables and indices, and deletes them.
 
 // Test code: a failed unwrap is a failed test, and amounts read as units_cents.
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,9 +23,10 @@ use ledgerstream_producers::commands;
 use ledgerstream_projections::clickhouse::{ClickHouseConfig, client, schema};
 use ledgerstream_schemas::records::{AccountType, Channel};
 use ledgerstream_tests::log::wait_for_the_processor;
-use ledgerstream_tests::pipeline::Pipeline;
+use ledgerstream_tests::pipeline::{Pipeline, free_port};
+use ledgerstream_tests::prometheus::OwnPrometheus;
 use ledgerstream_tests::workload::{mix, opens};
-use ledgerstream_tests::{ledgerstream_bin, require, unique_name};
+use ledgerstream_tests::{TempDir, ledgerstream_bin, require, unique_name};
 use serde_json::{Value, json};
 
 /// Accounts the load writes all along.
@@ -82,6 +86,91 @@ impl Search {
             .delete(format!("{}/_index_template/{}", self.url, self.alias))
             .send()
             .await;
+    }
+}
+
+/// `ledgerstream audit --serve` on a free port; killed when dropped.
+struct Auditor {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _home: TempDir,
+}
+
+impl Auditor {
+    fn start(pipeline: &Pipeline, table_suffix: &str, search: &Search) -> Self {
+        let endpoints = ledgerstream_tests::endpoints();
+        let home = TempDir::new("auditor");
+        let log = home.path().join("auditor.log");
+        let port = free_port();
+        let child = Command::new(ledgerstream_bin())
+            .args([
+                "audit",
+                "--serve",
+                "--interval",
+                "0.5",
+                "--slo-samples",
+                "20",
+            ])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg(format!("--topic-suffix={}", pipeline.suffix))
+            .args(["--table-suffix", table_suffix])
+            .args(["--history-index", &search.alias])
+            .args(["--history-checkpoint-index", &search.checkpoints])
+            .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
+            .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
+            .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
+            .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
+            .env("LEDGERSTREAM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("auditor log"))
+            .spawn()
+            .expect("start ledgerstream audit --serve");
+        Self {
+            child,
+            port,
+            log,
+            _home: home,
+        }
+    }
+
+    async fn metrics(&self) -> String {
+        match reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port)).await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until `ledgerstream_audit_divergent_accounts` is `count` for
+    /// each read model.
+    async fn wait_divergent(&self, expected: &[(&str, u64)]) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let metrics = self.metrics().await;
+            let all = expected.iter().all(|(model, count)| {
+                metrics.lines().any(|line| {
+                    line == format!(
+                        "ledgerstream_audit_divergent_accounts{{read_model=\"{model}\"}} {count}"
+                    )
+                })
+            });
+            if all {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the auditor's divergent accounts are not {expected:?}:\n{metrics}\nits log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+impl Drop for Auditor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -350,6 +439,26 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
     assert_eq!(code, 7, "{some}");
     assert_eq!(divergent(&some, "clickhouse", false), ["quiet-1"], "{some}");
 
+    // The continuous auditor sees the same accounts, its metric says so, and
+    // the alert fires in a Prometheus that scrapes it.
+    let auditor = Auditor::start(&pipeline, &table_suffix, &search);
+    let prometheus = OwnPrometheus::start(
+        &[("ledgerstream-audit", format!("127.0.0.1:{}", auditor.port))],
+        &["infra/prometheus/rules/audit.yml"],
+    );
+    auditor
+        .wait_divergent(&[("clickhouse", 3), ("history", 3)])
+        .await;
+    let firing = prometheus
+        .wait_firing("LedgerstreamReadModelDivergent", Duration::from_secs(180))
+        .await;
+    let mut models: Vec<&str> = firing
+        .iter()
+        .filter_map(|labels| labels["read_model"].as_str())
+        .collect();
+    models.sort_unstable();
+    assert_eq!(models, ["clickhouse", "history"], "{firing:?}");
+
     let (code, repaired) = audit(&pipeline, &table_suffix, &search, &["--all", "--repair"]);
     assert_eq!(code, 0, "the repair makes the audit clean: {repaired}");
     assert!(
@@ -363,6 +472,17 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
     let (code, again) = audit(&pipeline, &table_suffix, &search, &["--all", "--repair"]);
     assert_eq!(code, 0, "a second repair has nothing to do: {again}");
     assert_eq!(again["read_models"][0]["divergent"], 0, "{again}");
+    // Checked again, the repaired accounts leave the auditor's divergent count.
+    auditor
+        .wait_divergent(&[("clickhouse", 0), ("history", 0)])
+        .await;
+    let metrics = auditor.metrics().await;
+    assert!(
+        metrics.contains("ledgerstream_audit_visibility_seconds_count{read_model=\"clickhouse\"}"),
+        "the SLO histogram has samples: {metrics}"
+    );
+    drop(prometheus);
+    drop(auditor);
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let sent = load.await.expect("load");
