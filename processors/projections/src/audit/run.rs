@@ -16,6 +16,7 @@
 //! nothing that differs from the log up to H1: behind its checkpoint is drift,
 //! behind the log's end is lag.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::time::Instant;
@@ -164,15 +165,14 @@ impl Truth {
     }
 
     /// An account's events (none for an account the log does not have).
-    pub fn history(&self, account: &str) -> History {
-        self.read
-            .histories
-            .get(account)
-            .cloned()
-            .unwrap_or_else(|| History {
+    pub fn history(&self, account: &str) -> Cow<'_, History> {
+        match self.read.histories.get(account) {
+            Some(history) => Cow::Borrowed(history),
+            None => Cow::Owned(History {
                 partition: partition_for(account.as_bytes(), self.count),
                 events: Vec::new(),
-            })
+            }),
+        }
     }
 
     /// The accounts a pass checks: `selection`'s, of those with an event since
@@ -307,7 +307,10 @@ pub async fn repair<R: ReadModel>(
     }
     truth.extend().await?;
     let found = model.read(accounts).await?;
-    let histories: Vec<History> = accounts.iter().map(|a| truth.history(a)).collect();
+    let histories: Vec<History> = accounts
+        .iter()
+        .map(|a| truth.history(a).into_owned())
+        .collect();
     let subjects: Vec<(Subject<'_>, Option<&R::Found>)> = accounts
         .iter()
         .zip(&histories)

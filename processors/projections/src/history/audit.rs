@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, bail};
 use elasticsearch::params::Refresh;
 use elasticsearch::{BulkOperation, BulkOperations, BulkParts, SearchParts};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::documents::HistoryDocument;
@@ -266,7 +267,7 @@ impl ReadModel for Audited {
                     let Some(account) = source["account_id"].as_str() else {
                         continue;
                     };
-                    let document = serde_json::from_value::<HistoryDocument>(source.clone())
+                    let document = HistoryDocument::deserialize(source)
                         .map_err(|error| format!("{error}: {source}"));
                     found
                         .entry(account.to_owned())
