@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, bail};
 use elasticsearch::params::Refresh;
 use elasticsearch::{BulkOperation, BulkOperations, BulkParts, SearchParts};
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -36,6 +37,9 @@ const CHUNK: usize = 1_000;
 
 /// Documents per page of a search, and operations per bulk request of a repair.
 const PAGE: usize = 5_000;
+
+/// Searches of a read in flight at once.
+const IN_FLIGHT: usize = 4;
 
 /// One document of the index, as found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +207,43 @@ impl Audited {
     }
 }
 
+impl Audited {
+    /// Every document of `chunk`'s accounts, a page at a time.
+    async fn read_chunk(&self, chunk: &[String]) -> anyhow::Result<Vec<(String, FoundDocument)>> {
+        let mut found = Vec::new();
+        let mut after: Option<Value> = None;
+        loop {
+            let mut body = json!({
+                "size": PAGE,
+                "query": { "bool": { "filter": [{ "terms": { "account_id": chunk } }] } },
+                "sort": [{ "account_id": "asc" }, { "version": "asc" }, { "event_id": "asc" }],
+                "track_total_hits": false,
+            });
+            if let Some(after) = &after {
+                body["search_after"] = after.clone();
+            }
+            let answer = self.search(body).await?;
+            let hits = answer["hits"]["hits"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice);
+            for hit in hits {
+                let source = &hit["_source"];
+                let Some(account) = source["account_id"].as_str() else {
+                    continue;
+                };
+                let document = HistoryDocument::deserialize(source)
+                    .map_err(|error| format!("{error}: {source}"));
+                let id = hit["_id"].as_str().unwrap_or_default().to_owned();
+                found.push((account.to_owned(), FoundDocument { id, document }));
+            }
+            match hits.last() {
+                Some(last) if hits.len() == PAGE => after = Some(last["sort"].clone()),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
+
 impl ReadModel for Audited {
     type Found = Found;
 
@@ -246,41 +287,13 @@ impl ReadModel for Audited {
 
     async fn read(&self, accounts: &[String]) -> anyhow::Result<HashMap<String, Found>> {
         let mut found: HashMap<String, Found> = HashMap::new();
-        for chunk in accounts.chunks(CHUNK) {
-            let mut after: Option<Value> = None;
-            loop {
-                let mut body = json!({
-                    "size": PAGE,
-                    "query": { "bool": { "filter": [{ "terms": { "account_id": chunk } }] } },
-                    "sort": [{ "account_id": "asc" }, { "version": "asc" }, { "event_id": "asc" }],
-                    "track_total_hits": false,
-                });
-                if let Some(after) = &after {
-                    body["search_after"] = after.clone();
-                }
-                let answer = self.search(body).await?;
-                let hits = answer["hits"]["hits"]
-                    .as_array()
-                    .map_or(&[][..], Vec::as_slice);
-                for hit in hits {
-                    let source = &hit["_source"];
-                    let Some(account) = source["account_id"].as_str() else {
-                        continue;
-                    };
-                    let document = HistoryDocument::deserialize(source)
-                        .map_err(|error| format!("{error}: {source}"));
-                    found
-                        .entry(account.to_owned())
-                        .or_default()
-                        .push(FoundDocument {
-                            id: hit["_id"].as_str().unwrap_or_default().to_owned(),
-                            document,
-                        });
-                }
-                match hits.last() {
-                    Some(last) if hits.len() == PAGE => after = Some(last["sort"].clone()),
-                    _ => break,
-                }
+        let chunks: Vec<Vec<String>> = accounts.chunks(CHUNK).map(<[String]>::to_vec).collect();
+        let mut chunks = futures::stream::iter(chunks)
+            .map(|chunk| async move { self.read_chunk(&chunk).await })
+            .buffer_unordered(IN_FLIGHT);
+        while let Some(documents) = chunks.next().await {
+            for (account, document) in documents? {
+                found.entry(account).or_default().push(document);
             }
         }
         Ok(found)
