@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use ledgerstream_infra::Service;
 use ledgerstream_producers::commands;
-use ledgerstream_projections::clickhouse::{ClickHouseConfig, client, schema};
+use ledgerstream_projections::clickhouse::{ClickHouseConfig, Tables, client, schema};
+use ledgerstream_projections::history::{self, HistoryConfig, template};
 use ledgerstream_schemas::records::{AccountType, Channel};
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::{Pipeline, free_port};
@@ -72,20 +73,37 @@ impl Search {
             .cloned()
             .unwrap_or_default()
     }
+}
 
-    async fn cleanup(&self) {
-        for index in [format!("{}-*", self.alias), self.checkpoints.clone()] {
-            let _ = self
-                .http
-                .delete(format!("{}/{index}", self.url))
-                .send()
-                .await;
+/// What the test made in ClickHouse and the search server, removed when it
+/// goes (also when the test fails).
+struct Made {
+    ch: clickhouse::Client,
+    tables: Tables,
+    search: HistoryConfig,
+}
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        let (ch, tables, search) = (self.ch.clone(), self.tables.clone(), self.search.clone());
+        // On a thread of its own: the test's runtime may be gone or busy.
+        let removed = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime
+                .block_on(schema::drop_all(&ch, &tables))
+                .map_err(|e| e.to_string())?;
+            let client = history::client(&search).map_err(|e| e.to_string())?;
+            runtime
+                .block_on(template::delete_all(&client, &search.indices()))
+                .map_err(|e| e.to_string())
+        })
+        .join();
+        if !matches!(removed, Ok(Ok(()))) {
+            eprintln!("removing the test's tables and indices failed: {removed:?}");
         }
-        let _ = self
-            .http
-            .delete(format!("{}/_index_template/{}", self.url, self.alias))
-            .send()
-            .await;
     }
 }
 
@@ -239,6 +257,14 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
     let mut tables_config = ClickHouseConfig::new(clickhouse.address.clone());
     tables_config.table_suffix = table_suffix.clone();
     let (ch, tables) = (client(&tables_config), tables_config.tables());
+    let mut search_config = HistoryConfig::new(search_endpoint.address.clone());
+    search_config.index = search.alias.clone();
+    search_config.checkpoint_index = search.checkpoints.clone();
+    let _made = Made {
+        ch: ch.clone(),
+        tables: tables.clone(),
+        search: search_config,
+    };
 
     let _processor = pipeline
         .processor("processor", &["--batch-commands", "100"])
@@ -491,10 +517,7 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
     let (code, last) = audit(&pipeline, &table_suffix, &search, &["--all"]);
     assert_eq!(code, 0, "after the load: {last}");
 
+    // The tables and indices go with `_made`, the processes with their handles.
     drop(projector);
-    schema::drop_all(&ch, &tables)
-        .await
-        .expect("drop the tables");
-    search.cleanup().await;
     ledgerstream_tests::delete_topics(&pipeline.broker.address, &pipeline.topics.all()).await;
 }
