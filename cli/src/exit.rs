@@ -10,6 +10,7 @@
 //! | 4 | at least one input was not a valid command (not sent) |
 //! | 5 | at least one result did not come within the timeout (`query account`: the version asked for) |
 //! | 6 | not found (`query account`: no such account) |
+//! | 7 | a read model differs from the log (`audit`; after `--repair`, still) |
 
 /// An exit code, after the subcommand reported everything itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,7 @@ impl Exit {
     pub const INVALID: Exit = Exit(4);
     pub const TIMEOUT: Exit = Exit(5);
     pub const NOT_FOUND: Exit = Exit(6);
+    pub const DIVERGENT: Exit = Exit(7);
 
     pub fn code(self) -> std::process::ExitCode {
         std::process::ExitCode::from(self.0)

@@ -11,11 +11,13 @@
 //!                           ledgerstream-processor::rebuild (replay state)
 //!       ──▶ produce ──────▶ ledgerstream-producers
 //!       ──▶ lag ──────────▶ ledgerstream-lag
+//!       ──▶ audit ────────▶ ledgerstream-projections::{audit, clickhouse::audit, history::audit}
 //!       ──▶ registry ─────▶ ledgerstream-registry
 //!       ──▶ schemas, topics, services ▶ ledgerstream-schemas, -runtime, -infra
 //!  exit (exit codes), logging, signals: what every subcommand shares
 //! ```
 
+pub mod audit;
 pub mod exit;
 pub mod lag;
 pub mod logging;

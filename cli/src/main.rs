@@ -19,7 +19,7 @@
 use clap::{Parser, Subcommand};
 use ledgerstream::exit::Exit;
 use ledgerstream::{
-    lag, process, produce, project, query, registry, replay, schemas, services, topics,
+    audit, lag, process, produce, project, query, registry, replay, schemas, services, topics,
 };
 use ledgerstream_runtime::kafka::KafkaSecurity;
 
@@ -60,6 +60,10 @@ enum Command {
     /// Watch consumer-group lag (messages, seconds, trend, ETA, stalled groups):
     /// a live view, one table (`--once`), or Prometheus metrics (`--serve`).
     Lag(lag::Args),
+    /// Compare each read model (`clickhouse`, `history`) with the event log,
+    /// account by account, up to what its checkpoints say it has written;
+    /// --repair writes the divergent accounts again. Exits with 7 on divergence.
+    Audit(audit::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -85,6 +89,7 @@ fn run() -> anyhow::Result<()> {
             Command::Project(args) => project::run(args).await,
             Command::Replay(args) => replay::run(args).await,
             Command::Query(args) => query::run(args).await,
+            Command::Audit(args) => audit::run(args).await,
         }
     })
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on this machine. Brings the local stack up, builds
-# ledgerstream, starts the command processor, the projections and the lag exporter,
+# ledgerstream, starts the command processor, the projections, the lag exporter and the auditor,
 # sends a minute of load, then prints a summary: commands/s, rejections by reason,
 # lag per group, one account from ClickHouse and its history. Everything it started
 # stops on Ctrl-C (or at once when not run from a terminal).
@@ -83,6 +83,9 @@ start projector 9602 project clickhouse history
 groups=(--group ledgerstream-processor --group ledgerstream-projection-clickhouse
   --group ledgerstream-projection-history-v1)
 start lag-exporter 9603 lag --serve "${groups[@]}"
+# The continuous auditor: every account of the log once, then those the load
+# changes, against both read models (docs/audit.md).
+start auditor 9604 audit --serve --interval 2
 
 section "load: $seconds s at $rate commands/s"
 prefix="demo-$(date +%s)"
@@ -92,6 +95,19 @@ section "lag per consumer group"
 # Give the projections a moment to write the last batch before reading them.
 sleep 2
 "$bin" lag --once "${groups[@]}" || true
+
+section "consistency: the auditor's view of the read models"
+# Two rounds after the load, so that the accounts it changed are checked.
+sleep 5
+curl -fsS http://127.0.0.1:9604/metrics 2>/dev/null | awk -F'[{}"]' '
+  /^ledgerstream_audit_accounts_checked_total\{/ { checked[$3] = $NF + 0 }
+  /^ledgerstream_audit_divergent_accounts\{/ { divergent[$3] = $NF + 0 }
+  END {
+    for (model in checked)
+      printf "  %-10s %d accounts checked against the log, %d divergent: %s\n", model,
+        checked[model], divergent[model],
+        divergent[model] == 0 ? "consistent" : "DIVERGENT (ledgerstream audit " model " --all names them)"
+  }' || say "the auditor did not answer on port 9604; its log: $LS_LOGS/auditor.log"
 
 section "account $prefix-0 in ClickHouse (waiting for the projection if behind)"
 "$bin" query account "$prefix-0" --events 5 --timeout 30 || true
@@ -104,7 +120,8 @@ cat <<NEXT
 Where to look next:
   Prometheus   http://127.0.0.1:9090/graph  (try: sum(rate(ledgerstream_processor_commands_total[1m])) by (outcome))
                http://127.0.0.1:9090/alerts (lag, stalled projection, dead letters)
-  Metrics      http://127.0.0.1:9601/metrics (processor), :9602 (projections), :9603 (lag)
+  Metrics      http://127.0.0.1:9601/metrics (processor), :9602 (projections), :9603 (lag), :9604 (audit)
+  Audit        $bin audit --all   (every read model against the log; --repair writes the divergent accounts again)
   ClickHouse   clickhouse-client --port 9000, then: SELECT * FROM account_balances FINAL LIMIT 10
   More load    $bench_bin load --rate 500 --duration 60
   Grafana      through docker-compose: docker compose up, then http://localhost:3000

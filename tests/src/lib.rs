@@ -131,5 +131,6 @@ pub mod chdb;
 pub mod clickhouse;
 pub mod log;
 pub mod pipeline;
+pub mod prometheus;
 pub mod tls;
 pub mod workload;

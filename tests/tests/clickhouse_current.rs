@@ -19,7 +19,7 @@ use ledgerstream_projections::clickhouse::rows::{BalanceRow, CheckpointRow, Even
 use ledgerstream_projections::clickhouse::schema::MIGRATIONS;
 use ledgerstream_projections::clickhouse::server::{self, ServerVersion, Switch};
 use ledgerstream_projections::clickhouse::sql::{
-    self, AccountRow, AppliedMigration, JournalRow, StatementRow,
+    self, AccountRow, AppliedMigration, AuditRow, JournalRow, StatementRow,
 };
 use ledgerstream_projections::clickhouse::{ClickHouseConfig, NAME, Tables, client};
 use ledgerstream_tests::chdb::{Answer, ChDb};
@@ -294,6 +294,19 @@ fn reads(tables: &Tables) -> Vec<String> {
             template(sql::ACCOUNT_STATES)
                 .bind(Identifier(&tables.balances))
                 .bind([ALICE.id, CAROL.id, "nobody"].as_slice()),
+        ),
+        // The audit's reads: every copy of an account's rows, every account.
+        format!(
+            "{} ORDER BY account_id, version",
+            sent::<AuditRow>(
+                template(sql::AUDIT_EVENTS)
+                    .bind(Identifier(&tables.events))
+                    .bind([ALICE.id, CAROL.id, "nobody"].as_slice()),
+            )
+        ),
+        format!(
+            "{} ORDER BY account_id",
+            bound(template(sql::ACCOUNT_IDS).bind(Identifier(&tables.balances)))
         ),
         sent::<CheckpointRow>(
             template(sql::CHECKPOINTS)

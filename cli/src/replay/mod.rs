@@ -68,7 +68,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// A decoder of `topic`'s events, its writer schemas looked up in the registry.
-async fn events_decoder(topic: &str) -> anyhow::Result<Decoder> {
+pub(crate) async fn events_decoder(topic: &str) -> anyhow::Result<Decoder> {
     let registry = RegistryClient::new(registry_from_env()?)?;
     let codec = Codec::connect(&registry, &[(Kind::Events, topic)], Setup::LookUp)
         .await

@@ -1,8 +1,11 @@
 # shellcheck shell=bash
 # Prometheus: Debian's package, run from infra/prometheus/prometheus.yml with its
-# TSDB under $LS_HOME.
+# TSDB under $LS_HOME. The port and the configuration can be moved
+# (LEDGERSTREAM_PROMETHEUS_PORT, LEDGERSTREAM_PROMETHEUS_CONFIG): tests run a
+# Prometheus of their own that scrapes their own processes.
 
-PROMETHEUS_PORT=9090
+PROMETHEUS_PORT=${LEDGERSTREAM_PROMETHEUS_PORT:-9090}
+PROMETHEUS_CONFIG=${LEDGERSTREAM_PROMETHEUS_CONFIG:-$LS_ROOT/infra/prometheus/prometheus.yml}
 
 prometheus_port() { printf '%s' "$PROMETHEUS_PORT"; }
 
@@ -12,7 +15,7 @@ prometheus_start() {
   command -v prometheus >/dev/null ||
     die "prometheus is not installed; run: infra/local/stack.sh install prometheus"
   start_daemon prometheus "$LS_HOME/prometheus" prometheus \
-    --config.file="$LS_ROOT/infra/prometheus/prometheus.yml" \
+    --config.file="$PROMETHEUS_CONFIG" \
     --storage.tsdb.path="$LS_HOME/prometheus/data" \
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
     --web.enable-lifecycle

@@ -13,6 +13,8 @@
 //!  history/     config · sink · documents · template · retry · alias (names on the server)
 //!               read (query history, read your writes)
 //!  rebuild/     what every rebuild shares: the log's positions, the throttle
+//!  audit/       every read model compared with the log, and repaired
+//!               (each read model's own comparison: clickhouse/audit.rs, history/audit.rs)
 //! ```
 //!
 //! Every projection has the same shape, so a reader of one finds the way in all:
@@ -41,6 +43,7 @@
 //! Several projections can run in one process (`ledgerstream project clickhouse
 //! history`): each has its runner and group; [`metrics`] and [`health`] are shared.
 
+pub mod audit;
 pub mod checkpoint;
 pub mod clickhouse;
 pub mod config;

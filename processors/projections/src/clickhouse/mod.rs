@@ -19,10 +19,12 @@
 //! failures are retried); reading: [`read`] (an account and its events, and the
 //! wait for a version); rebuilding (`replay clickhouse`): [`switch`] (the new
 //! set switched in), [`journal`] (where a replay stands), [`tail`] (the events
-//! that arrived during the switch); [`tls`] (HTTPS with a CA of the deployment's).
+//! that arrived during the switch); checking: [`audit`] (the tables against
+//! the log, and their repair); [`tls`] (HTTPS with a CA of the deployment's).
 //!
 //! [`Sink`]: crate::sink::Sink
 
+pub mod audit;
 pub mod config;
 pub mod journal;
 pub mod read;

@@ -55,6 +55,30 @@ pub const ACCOUNT: &str = "SELECT ?fields FROM ? FINAL WHERE account_id = ?";
 pub const LAST_EVENTS: &str = "SELECT ?fields FROM ? WHERE account_id = ? \
                                ORDER BY version DESC LIMIT 1 BY version LIMIT ?";
 
+/// Every event row of some accounts, copies included, as [`AuditRow`]s: `?`
+/// the events table, then the account ids (an array). Without `FINAL`: the
+/// audit sees every copy, and copies that differ are a divergence.
+pub const AUDIT_EVENTS: &str = "SELECT ?fields FROM ? WHERE account_id IN (SELECT arrayJoin(?))";
+
+/// Every account id of a table (a `String` each): `?` the table.
+pub const ACCOUNT_IDS: &str = "SELECT account_id FROM ? GROUP BY account_id";
+
+/// Deletes event rows by (account, version as text, event id): `?` the events
+/// table, then the triples (an array). A mutation: it touches only the parts
+/// that exist when it is made, so rows the live projector inserts after it
+/// stay.
+pub const DELETE_EVENTS: &str =
+    "ALTER TABLE ? DELETE WHERE has(?, (account_id, toString(version), event_id))";
+
+/// Deletes balance rows by (account, version as text): `?` the balances table,
+/// then the pairs (an array).
+pub const DELETE_BALANCES: &str =
+    "ALTER TABLE ? DELETE WHERE has(?, (account_id, toString(version)))";
+
+/// Mutations of a table not done yet (a `u64`): `?` the table's name as text.
+pub const PENDING_MUTATIONS: &str = "SELECT count() FROM system.mutations \
+                                     WHERE database = currentDatabase() AND table = ? AND is_done = 0";
+
 /// Every table and view of the database (a `String` each).
 pub const TABLE_NAMES: &str = "SELECT name FROM system.tables WHERE database = currentDatabase()";
 
@@ -102,6 +126,26 @@ pub struct StatementRow {
     pub balance_after_minor: i64,
     pub counterparty_account_id: String,
     pub event_id: String,
+}
+
+/// One row of `account_events` as the audit compares it with the log: every
+/// column an event decides (not where or when it was projected).
+#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub account_id: String,
+    pub version: u64,
+    pub event_id: String,
+    pub event_type: String,
+    pub occurred_at_ms: i64,
+    pub owner_id: String,
+    pub account_type: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub fee_minor: i64,
+    pub balance_delta_minor: i64,
+    pub balance_after_minor: i64,
+    pub counterparty_account_id: String,
+    pub transfer_id: String,
 }
 
 /// One row of the replay journal.

@@ -20,11 +20,13 @@
 //! [`alias`] (the alias, concrete indices, index uuids, checkpoint ids, and the
 //! alias swap of `replay history`), [`read`] (a page of movements, and the wait
 //! for a version).
-//! [`engine`] (which engine answers, and what differs between them).
+//! [`engine`] (which engine answers, and what differs between them);
+//! [`audit`] (the index against the log, and its repair).
 //!
 //! [`Sink`]: crate::sink::Sink
 
 pub mod alias;
+pub mod audit;
 pub mod config;
 pub mod documents;
 pub mod engine;
