@@ -236,6 +236,8 @@ async fn a_killed_processors_open_transaction_is_aborted_and_never_seen() {
     let long_batch = [
         "--batch-millis",
         "60000",
+        "--batch-idle-millis",
+        "60000",
         "--batch-commands",
         "100000",
         "--transaction-timeout-millis",

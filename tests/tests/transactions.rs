@@ -212,7 +212,14 @@ async fn a_stalled_processor_that_resumes_writes_nothing_visible() {
     let broker = OwnBroker::start();
     let pipeline = Arc::new(Pipeline::on_broker(broker.endpoint(), 4).await);
     // Long batches: whenever it is stopped, a transaction with records is open.
-    let zombie_flags = ["--batch-millis", "3000", "--batch-commands", "100000"];
+    let zombie_flags = [
+        "--batch-millis",
+        "3000",
+        "--batch-idle-millis",
+        "3000",
+        "--batch-commands",
+        "100000",
+    ];
     let zombie = pipeline.processor("zombie", &zombie_flags).await;
 
     let mut load = opens(accounts);

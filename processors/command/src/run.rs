@@ -276,6 +276,7 @@ impl Processor {
     fn run_loop(&mut self) -> Result<(), ProcessError> {
         let mut last_gauges = Instant::now();
         let mut last_markers = Instant::now();
+        let mut last_command = Instant::now();
         while !self.stop.load(Ordering::Acquire) {
             self.handle_assignment_changes()?;
             self.restore_step()?;
@@ -299,10 +300,19 @@ impl Processor {
                     self.commit_markers()
                         .and_then(|()| self.write_stores(false))
                 }
-                // No further command waiting: the open batch is as full as it gets.
-                None if self.batch.opened.is_some() => self.close_batch(),
+                // No further command within the idle time: the open batch is as
+                // full as it gets. (A poll also returns empty-handed at its 100 ms
+                // cap, which is not idle time when that is longer.)
+                None if self.batch.opened.is_some()
+                    && last_command.elapsed() >= self.config.batch_idle() =>
+                {
+                    self.close_batch()
+                }
                 None => Ok(()),
-                Some(Ok(message)) => self.handle(&message),
+                Some(Ok(message)) => {
+                    last_command = Instant::now();
+                    self.handle(&message)
+                }
                 Some(Err(error)) => {
                     warn!(%error, "consuming account-commands failed; retrying");
                     Ok(())
