@@ -131,5 +131,6 @@ pub mod chdb;
 pub mod clickhouse;
 pub mod log;
 pub mod pipeline;
+pub mod services;
 pub mod tls;
 pub mod workload;
