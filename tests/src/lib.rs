@@ -129,6 +129,7 @@ pub mod audit;
 pub mod broker;
 pub mod chdb;
 pub mod clickhouse;
+pub mod history;
 pub mod log;
 pub mod pipeline;
 pub mod services;

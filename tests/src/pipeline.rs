@@ -59,6 +59,12 @@ impl Pipeline {
     /// [`new`](Self::new), on the broker at `broker` (a test's own).
     pub async fn on_broker(broker: Endpoint, partitions: i32) -> Self {
         let registry_endpoint = require(Service::Registry).await;
+        Self::on(broker, &registry_endpoint.address, partitions).await
+    }
+
+    /// [`new`](Self::new), on the broker at `broker` and the registry at
+    /// `registry_url` (a test's own).
+    pub async fn on(broker: Endpoint, registry_url: &str, partitions: i32) -> Self {
         let suffix = format!("-{}", unique_name("t").trim_start_matches("t_"));
         let names = TopicNames::with_suffix(&suffix);
         let config = TopicsConfig {
@@ -73,7 +79,7 @@ impl Pipeline {
             "topics: {:?}",
             report.mismatches
         );
-        let registry = RegistryClient::new(RegistryConfig::new(registry_endpoint.address.clone()))
+        let registry = RegistryClient::new(RegistryConfig::new(registry_url.to_owned()))
             .expect("registry client");
         let all = [
             (Kind::Commands, names.commands.as_str()),

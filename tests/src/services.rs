@@ -17,6 +17,7 @@ pub struct OwnService {
     name: &'static str,
     home: TempDir,
     ports: Vec<(&'static str, u16)>,
+    env: Vec<(&'static str, String)>,
 }
 
 impl OwnService {
@@ -32,12 +33,35 @@ impl OwnService {
         )
     }
 
+    /// A registry of its own (a free port, schemas in the broker's topic
+    /// `topic`), run from this workspace's debug build, started.
+    pub fn registry(topic: &str) -> Self {
+        Self::start_with(
+            "registry",
+            &["LEDGERSTREAM_REGISTRY_PORT"],
+            &[
+                ("LEDGERSTREAM_REGISTRY_TOPIC", topic.to_owned()),
+                ("LEDGERSTREAM_PROFILE", "dev".to_owned()),
+            ],
+        )
+    }
+
     /// `name` with each of `port_variables` set to a free port, started.
     pub fn start_new(name: &'static str, port_variables: &[&'static str]) -> Self {
+        Self::start_with(name, port_variables, &[])
+    }
+
+    /// [`start_new`](Self::start_new) with `env` set for the scripts as well.
+    pub fn start_with(
+        name: &'static str,
+        port_variables: &[&'static str],
+        env: &[(&'static str, String)],
+    ) -> Self {
         let service = Self {
             name,
             home: TempDir::new(name),
             ports: port_variables.iter().map(|v| (*v, free_port())).collect(),
+            env: env.to_vec(),
         };
         service.start();
         service
@@ -83,6 +107,25 @@ impl OwnService {
             .env("LEDGERSTREAM_HOME", self.home.path());
         for (variable, port) in &self.ports {
             run.env(variable, port.to_string());
+        }
+        run.envs(self.env.iter().map(|(k, v)| (*k, v)));
+        // What cargo sets for this test, not for a build: the registry's install
+        // step builds the binary, and ring's build script would run again (and
+        // everything above it be rebuilt) for a CARGO_MANIFEST_DIR it did not see.
+        for (variable, _) in std::env::vars_os() {
+            let name = variable.to_string_lossy();
+            if [
+                "CARGO_MANIFEST_",
+                "CARGO_PKG_",
+                "CARGO_CRATE_",
+                "CARGO_PRIMARY_",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+                || name == "CARGO_TARGET_TMPDIR"
+            {
+                run.env_remove(&variable);
+            }
         }
         let output = run
             .output()
