@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ledgerstream_infra::Service;
+use ledgerstream_infra::{Endpoint, Service};
 use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_tests::audit::exactly_once;
 use ledgerstream_tests::clickhouse::{TableSet, assert_equals_fold, wait_until_projected};
@@ -375,4 +375,78 @@ async fn registry_stopped_under_load_known_schemas_go_on_and_an_unknown_id_waits
     drop(projector);
     drop(processor);
     delete_topics(&broker.address, &[&topic]).await;
+}
+
+/// The broker stopped under load and started again: the producers library, the
+/// processor and the projection were never restarted by hand, and afterwards
+/// every command sent has exactly one result and ClickHouse equals a fold of the
+/// log. The load's sends wait for the broker (librdkafka's delivery timeout, 5
+/// minutes by default, outlasts the outage).
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_stopped_under_load_every_component_reconnects_by_itself() {
+    let started = Instant::now();
+    let broker = OwnService::start_new(
+        "broker",
+        &["LEDGERSTREAM_BROKER_PORT", "LEDGERSTREAM_CONTROLLER_PORT"],
+    );
+    let endpoint = Endpoint {
+        service: Service::Broker,
+        address: format!("127.0.0.1:{}", broker.port("LEDGERSTREAM_BROKER_PORT")),
+    };
+    let pipeline = Arc::new(Pipeline::on_broker(endpoint, 3).await);
+    let set = TableSet::new().await;
+    let mut processor = pipeline
+        .processor("processor", &["--batch-commands", "200"])
+        .await;
+    let mut projector = pipeline
+        .projector(
+            "projector",
+            &set.suffix,
+            &["--batch-rows", "300", "--batch-millis", "100"],
+        )
+        .await;
+
+    let load = Load::start(&pipeline).await;
+    load.wait_for(500).await;
+    broker.stop();
+    let down = Instant::now();
+    tokio::time::sleep(outage()).await;
+    for (name, child) in [("processor", &mut processor), ("projector", &mut projector)] {
+        assert!(
+            child.is_running(),
+            "the {name} exited while the broker was down; log:\n{}",
+            child.log_tail()
+        );
+    }
+    let sent_during = load.sent();
+    broker.start();
+    println!("the broker was down for {:?}", down.elapsed());
+    load.wait_for(500).await;
+    let sent = load.stop().await;
+    assert!(sent > sent_during, "no command was sent after the outage");
+
+    wait_for_the_processor(&pipeline).await;
+    let summary = exactly_once(&pipeline).await;
+    assert_eq!(
+        summary.commands,
+        ACCOUNTS + sent,
+        "every command sent is in the log, with exactly one result"
+    );
+    let fold = fold_the_log(&pipeline).await;
+    wait_until_projected(&set, &set.tables.events, fold.events, &projector).await;
+    assert_equals_fold(&set, &set.tables, &fold).await;
+    for (name, child) in [("processor", &mut processor), ("projector", &mut projector)] {
+        assert!(
+            child.is_running(),
+            "the {name} exited:\n{}",
+            child.log_tail()
+        );
+    }
+    assert_clean_exit(&mut projector);
+    assert_clean_exit(&mut processor);
+    println!(
+        "{sent} commands, {} events; {:?} in all",
+        fold.events,
+        started.elapsed()
+    );
 }
