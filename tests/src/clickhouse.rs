@@ -28,8 +28,13 @@ impl TableSet {
     /// A new set's names (nothing is created).
     pub async fn new() -> Self {
         let endpoint = require(Service::ClickHouse).await;
+        Self::at(endpoint.address)
+    }
+
+    /// [`new`](Self::new), on the ClickHouse at `url` (a test's own).
+    pub fn at(url: impl Into<String>) -> Self {
         let suffix = unique_name("t");
-        let mut config = ClickHouseConfig::new(endpoint.address);
+        let mut config = ClickHouseConfig::new(url);
         config.table_suffix = suffix.clone();
         Self {
             client: client(&config),

@@ -1,7 +1,7 @@
 //! The event log as the truth read models are checked against: waiting until
 //! the processor has written all of it, and folding it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use ledgerstream_schemas::records::EventRecord;
@@ -72,6 +72,8 @@ pub struct Fold {
     pub balances: BTreeMap<String, (i64, u64)>,
     pub event_ids: HashSet<String>,
     pub events: usize,
+    /// Per event id: its account, version and balance after (none for a closing).
+    pub by_event: HashMap<String, (String, u64, Option<i64>)>,
 }
 
 /// Folds every event of the pipeline's events topic.
@@ -99,6 +101,10 @@ pub async fn fold_the_log(pipeline: &Pipeline) -> Fold {
             entry.0 = after;
         }
         entry.1 = meta.version as u64;
+        fold.by_event.insert(
+            meta.event_id.clone(),
+            (meta.account_id.clone(), meta.version as u64, after),
+        );
     }
     fold
 }

@@ -59,6 +59,12 @@ impl Pipeline {
     /// [`new`](Self::new), on the broker at `broker` (a test's own).
     pub async fn on_broker(broker: Endpoint, partitions: i32) -> Self {
         let registry_endpoint = require(Service::Registry).await;
+        Self::on(broker, &registry_endpoint.address, partitions).await
+    }
+
+    /// [`new`](Self::new), on the broker at `broker` and the registry at
+    /// `registry_url` (a test's own).
+    pub async fn on(broker: Endpoint, registry_url: &str, partitions: i32) -> Self {
         let suffix = format!("-{}", unique_name("t").trim_start_matches("t_"));
         let names = TopicNames::with_suffix(&suffix);
         let config = TopicsConfig {
@@ -73,7 +79,7 @@ impl Pipeline {
             "topics: {:?}",
             report.mismatches
         );
-        let registry = RegistryClient::new(RegistryConfig::new(registry_endpoint.address.clone()))
+        let registry = RegistryClient::new(RegistryConfig::new(registry_url.to_owned()))
             .expect("registry client");
         let all = [
             (Kind::Commands, names.commands.as_str()),
@@ -252,7 +258,8 @@ impl ProcessorChild {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
-    async fn health(&self) -> Option<(u16, String)> {
+    /// `/health`: its status and body, or `None` when it does not answer.
+    pub async fn health(&self) -> Option<(u16, String)> {
         let response = reqwest::Client::new()
             .get(format!("http://127.0.0.1:{}/health", self.port))
             .timeout(Duration::from_secs(2))
@@ -284,6 +291,46 @@ impl ProcessorChild {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Waits until `/health` answers with a status and body that `wanted` accepts
+    /// (`what` names it in the failure), and returns them.
+    ///
+    /// # Panics
+    ///
+    /// When the process exits, or after `timeout`, with its log.
+    pub async fn wait_health(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        wanted: impl Fn(u16, &str) -> bool,
+    ) -> (u16, String) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some((status, body)) = self.health().await
+                && wanted(status, &body)
+            {
+                return (status, body);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "exited ({status}) while waiting for {what}; log:\n{}",
+                    self.log_tail()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} after {timeout:?}; health {:?}; log:\n{}",
+                self.health().await,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// `/metrics` as text.
@@ -447,6 +494,29 @@ impl Pipeline {
 
     /// [`project`](Self::project) without waiting.
     pub fn spawn_project(&self, name: &str, args: &[&str]) -> ProcessorChild {
+        self.spawn_project_with(name, args, &[])
+    }
+
+    /// [`project`](Self::project) with `env` set over the defaults (the address
+    /// of a service of the test's own), and waits until it is ready.
+    pub async fn project_with(
+        &self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ProcessorChild {
+        let mut projector = self.spawn_project_with(name, args, env);
+        projector.wait_ready(Duration::from_secs(60)).await;
+        projector
+    }
+
+    /// [`project_with`](Self::project_with) without waiting.
+    pub fn spawn_project_with(
+        &self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ProcessorChild {
         let port = free_port();
         let log = self.state.path().join(format!("{name}.log"));
         let log_file = std::fs::OpenOptions::new()
@@ -465,6 +535,7 @@ impl Pipeline {
             .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
             .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
             .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
+            .envs(env.iter().copied())
             .env_remove("RUST_BACKTRACE")
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -1,8 +1,12 @@
 # shellcheck shell=bash
 # The Schema Registry: ledgerstream's own, Confluent-compatible (`ledgerstream
 # registry`), keeping its schemas in the broker's `_schemas` topic. Needs the broker.
+# The port and the topic can be moved (LEDGERSTREAM_REGISTRY_PORT,
+# LEDGERSTREAM_REGISTRY_TOPIC): a test can run a registry of its own beside the
+# local stack's, on the same broker, with schemas of its own.
 
-REGISTRY_PORT=8081
+REGISTRY_PORT=${LEDGERSTREAM_REGISTRY_PORT:-8081}
+REGISTRY_TOPIC=${LEDGERSTREAM_REGISTRY_TOPIC:-_schemas}
 
 registry_port() { printf '%s' "$REGISTRY_PORT"; }
 
@@ -22,7 +26,7 @@ registry_start() {
   [ -x "$bin" ] || die "$bin is missing; run: infra/local/stack.sh install registry"
   start_daemon registry "$LS_HOME/registry" env \
     LEDGERSTREAM_BROKERS="127.0.0.1:$BROKER_PORT" \
-    "$bin" registry --listen "127.0.0.1:$REGISTRY_PORT"
+    "$bin" registry --listen "127.0.0.1:$REGISTRY_PORT" --topic "$REGISTRY_TOPIC"
 }
 
 registry_healthy() { curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$REGISTRY_PORT/subjects" 2>/dev/null; }
