@@ -5,8 +5,9 @@
 //! (schemas/README.md, "Text limits"), go in through `ledgerstream produce` and
 //! come back byte-identical from ClickHouse, `query account` and `query history`.
 //! Text over its limit (10 KB) is refused with its reason — by `produce` for an
-//! account id, by the processor (`FIELD_TOO_LONG`) for the rest — and leaves no
-//! trace in either read model.
+//! account id, by the processor (`FIELD_TOO_LONG`) for the rest, and an account
+//! id sent around `produce` goes to the dead-letter topic (`field-too-long`) —
+//! and leaves no trace in either read model.
 //!
 //! The test uses its own topics, table set and history alias (random names) and
 //! removes them.
@@ -16,10 +17,12 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clickhouse::sql::Identifier;
 use ledgerstream_infra::Service;
+use ledgerstream_producers::commands;
+use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::limits::{MAX_ACCOUNT_ID_BYTES, MAX_TEXT_BYTES};
 use ledgerstream_tests::clickhouse::TableSet;
 use ledgerstream_tests::pipeline::Pipeline;
@@ -440,6 +443,37 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
             "{message:?} does not say {want_message:?}"
         );
     }
+
+    // Around `produce`'s check, an account id over its limit cannot be answered
+    // (a result names its account): the processor dead-letters the record as it
+    // came, saying why.
+    let record = commands::deposit(&long, 1_00, "EUR");
+    let payload = pipeline.codec.encode(&record).unwrap();
+    pipeline
+        .sender
+        .send_raw(long.as_bytes(), &payload)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let letters = loop {
+        let letters = pipeline.read_all(&pipeline.topics.dead_letters);
+        if !letters.is_empty() {
+            break letters;
+        }
+        assert!(Instant::now() < deadline, "no dead letter after 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(letters.len(), 1, "one dead letter");
+    let letter = &letters[0];
+    assert_eq!(letter.key.as_deref(), Some(long.as_str()));
+    assert_eq!(letter.payload, payload, "the record as it came");
+    assert_eq!(
+        letter.headers[dlq::ERROR_CLASS],
+        "field-too-long",
+        "{letter:?}"
+    );
+    let why = &letter.headers[dlq::ERROR_MESSAGE];
+    assert!(why.contains("account_id") && why.contains("128"), "{why}");
 
     // Nothing refused reached a read model: the first account is still at
     // version 4 once a later deposit shows, and no row holds the long text.
