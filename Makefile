@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 STACK := infra/local/stack.sh
 
-.PHONY: help demo test up down status install build lint clean
+.PHONY: help demo test up down status install build lint fuzz clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -32,6 +32,9 @@ build: ## build the ledgerstream binary (release)
 lint: ## formatting and clippy, warnings as errors
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+fuzz: ## run each fuzz target of fuzz/ for FUZZ_SECONDS (60) seconds; not part of `make test`
+	@infra/local/fuzz.sh
 
 clean: ## remove build output and the local stack's data (stops it first)
 	@$(STACK) down

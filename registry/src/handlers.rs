@@ -378,6 +378,22 @@ pub(super) async fn delete_subject_level(
     ok(&json!({"compatibilityLevel": old}))
 }
 
+/// Takes `body` apart as every request body the API reads (a schema to register,
+/// look up or check; a compatibility level) and `segment` as every path parameter
+/// it parses (a schema id, a version), as the handlers do, and says what each
+/// parse answered. Public for the fuzz targets (`fuzz/`): whatever a client sends,
+/// none of it may panic; each bad input is an error the client is answered with.
+#[doc(hidden)]
+pub fn parse_untrusted(body: &[u8], segment: &str) -> [Result<(), RegistryError>; 4] {
+    let bytes = Bytes::copy_from_slice(body);
+    [
+        SchemaRequest::parse(&bytes).map(drop),
+        level_of(&bytes).map(drop),
+        schema_id(segment).map(drop),
+        VersionSpec::parse(segment).map(drop),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +423,32 @@ mod tests {
             42203
         );
         assert_eq!(level("{}").unwrap_err().error_code(), 42203);
+    }
+
+    #[test]
+    fn untrusted_bodies_and_path_segments_are_answered_with_errors() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let deep_schema = format!(
+            r#"{{"schema":{}}}"#,
+            serde_json::to_string(&format!(
+                "{}\"int\"{}",
+                r#"{"type":"array","items":"#.repeat(1_000),
+                "}".repeat(1_000)
+            ))
+            .unwrap_or_default()
+        );
+        for (body, segment) in [
+            (&b""[..], ""),
+            (&b"\xff\xfe{"[..], "\u{0}"),
+            (deep.as_bytes(), "99999999999999999999"),
+            (deep_schema.as_bytes(), "-2"),
+            (
+                br#"{"schema":"{\"type\":\"record\"}","schemaType":"PROTOBUF"}"#,
+                "latest ",
+            ),
+        ] {
+            let answers = parse_untrusted(body, segment);
+            assert!(answers[0].is_err() && answers[1].is_err(), "{answers:?}");
+        }
     }
 }

@@ -65,3 +65,6 @@ pub mod schema;
 pub mod server;
 pub mod service;
 pub mod store;
+
+#[doc(hidden)]
+pub use handlers::parse_untrusted;
