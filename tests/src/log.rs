@@ -28,25 +28,19 @@ pub async fn wait_for_the_processor(pipeline: &Pipeline) {
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut settled_since: Option<(Instant, i64)> = None;
     loop {
-        let mut list = TopicPartitionList::new();
-        let mut end = 0;
-        for partition in 0..pipeline.partitions {
-            list.add_partition(&topic, partition);
-            let (_, high) = consumer
-                .fetch_watermarks(&topic, partition, Duration::from_secs(30))
-                .expect("watermarks");
-            end += high;
-        }
-        let committed: i64 = consumer
-            .committed_offsets(list, Duration::from_secs(30))
-            .expect("committed offsets")
-            .elements()
-            .iter()
-            .map(|e| match e.offset() {
-                Offset::Offset(offset) => offset,
-                _ => 0,
-            })
-            .sum();
+        // A broker just restarted can time out a request or two: asked again
+        // until the deadline.
+        let (committed, end) = match positions(&consumer, &topic, pipeline.partitions) {
+            Ok(positions) => positions,
+            Err(error) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the processor's positions could not be read for 240 s: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
         if committed == end {
             match settled_since {
                 Some((since, at)) if at == end && since.elapsed() >= Duration::from_secs(3) => {
@@ -64,6 +58,32 @@ pub async fn wait_for_the_processor(pipeline: &Pipeline) {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The processor group's committed offsets on `topic`, summed, and the sum of
+/// its partitions' ends.
+fn positions(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+) -> Result<(i64, i64), rdkafka::error::KafkaError> {
+    let mut list = TopicPartitionList::new();
+    let mut end = 0;
+    for partition in 0..partitions {
+        list.add_partition(topic, partition);
+        let (_, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(30))?;
+        end += high;
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(30))?
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(offset) => offset,
+            _ => 0,
+        })
+        .sum();
+    Ok((committed, end))
 }
 
 /// What the log says: per account, the last balance and version; every event id.
