@@ -386,33 +386,30 @@ async fn serve_round(
     truth.read.recent.clear();
     if let (Some(model), Some(at)) = (&models.clickhouse, &clickhouse_at) {
         serve::round(model, at, truth, clickhouse, config, metrics).await?;
-        for event in &samples {
-            let (model, event, metrics, timeout) = (
-                model.clone(),
-                event.clone(),
-                metrics.clone(),
-                config.slo_timeout,
-            );
-            probes.spawn(async move {
-                serve::time_visibility(&model, &event, timeout, &metrics).await;
-            });
-        }
+        spawn_visibility_probes(probes, model, &samples, config.slo_timeout, metrics);
     }
     if let (Some(model), Some(at)) = (&models.history, &history_at) {
         serve::round(model, at, truth, history, config, metrics).await?;
-        for event in &samples {
-            let (model, event, metrics, timeout) = (
-                model.clone(),
-                event.clone(),
-                metrics.clone(),
-                config.slo_timeout,
-            );
-            probes.spawn(async move {
-                serve::time_visibility(&model, &event, timeout, &metrics).await;
-            });
-        }
+        spawn_visibility_probes(probes, model, &samples, config.slo_timeout, metrics);
     }
     Ok(())
+}
+
+/// Times each sampled event until `model` shows it (the consistency SLO), one
+/// task per event.
+fn spawn_visibility_probes<R: ReadModel + Clone + 'static>(
+    probes: &mut tokio::task::JoinSet<()>,
+    model: &R,
+    samples: &[ledgerstream_projections::audit::truth::Recent],
+    timeout: Duration,
+    metrics: &AuditMetrics,
+) {
+    for event in samples {
+        let (model, event, metrics) = (model.clone(), event.clone(), metrics.clone());
+        probes.spawn(async move {
+            serve::time_visibility(&model, &event, timeout, &metrics).await;
+        });
+    }
 }
 
 /// Audits one read model, and repairs it when asked and needed.
