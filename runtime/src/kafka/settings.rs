@@ -12,6 +12,14 @@ use super::KafkaSecurity;
 /// producer of commands uses it, so that all agree on an account's partition.
 pub const JAVA_PARTITIONER: &str = "murmur2_random";
 
+/// How long a consumer waits before it fetches again for a partition whose
+/// queue of fetched records is full (librdkafka's `fetch.queue.backoff.ms`,
+/// 1,000 by default). A consumer reading a backlog fills its queue at every
+/// fetch, and at the default it then sits idle for a second each time it has
+/// drained it: a replay of a million events read at 185,000 events/s instead of
+/// 770,000 (BENCHMARKS.md, "Replay and rebuild").
+const FETCH_QUEUE_BACKOFF_MILLIS: &str = "10";
+
 /// Where the brokers are and how to reach them: what every client of the
 /// pipeline shares. Every kind of client below starts from [`client`](Self::client),
 /// so every one gets the security settings.
@@ -77,7 +85,8 @@ impl KafkaSettings {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "2000")
             .set("partition.assignment.strategy", "range")
-            .set("fetch.wait.max.ms", fetch_wait_millis.to_string());
+            .set("fetch.wait.max.ms", fetch_wait_millis.to_string())
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MILLIS);
         config
     }
 
@@ -91,7 +100,8 @@ impl KafkaSettings {
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("isolation.level", "read_committed");
+            .set("isolation.level", "read_committed")
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MILLIS);
         config
     }
 
@@ -208,6 +218,9 @@ mod tests {
         assert_eq!(member.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(member.get("partition.assignment.strategy"), Some("range"));
         assert_eq!(member.get("fetch.wait.max.ms"), Some("100"));
+        for reader in [&member, &kafka.assigned("r"), &kafka.reader("r")] {
+            assert_eq!(reader.get("fetch.queue.backoff.ms"), Some("10"));
+        }
         assert_eq!(kafka.assigned("r").get("enable.partition.eof"), None);
         assert_eq!(kafka.reader("r").get("enable.partition.eof"), Some("true"));
     }
