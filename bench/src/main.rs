@@ -26,6 +26,11 @@ mod replay_state;
 use clap::{Parser, Subcommand};
 use ledgerstream::exit::Exit;
 
+/// The allocator `ledgerstream` ships with, so that what runs in process here
+/// (the processor, the sinks, the folds) is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Measure the pipeline against the configured services and print the figures.
 #[derive(Debug, Parser)]
 #[command(name = "ledgerstream-bench", version, propagate_version = true)]

@@ -23,6 +23,11 @@ use ledgerstream::{
 };
 use ledgerstream_runtime::kafka::KafkaSecurity;
 
+/// mimalloc rather than glibc's malloc: a replay into ClickHouse spent a quarter
+/// of its CPU in glibc's malloc and free (BENCHMARKS.md, "Replay and rebuild").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kafka-native CQRS / event-sourcing pipeline for event-sourced systems on Kafka.
 #[derive(Debug, Parser)]
 #[command(name = "ledgerstream", version, propagate_version = true)]
