@@ -284,8 +284,9 @@ impl Sink for ClickHouseSink {
                 .await
                 .map_err(during("inserting events"))?;
         }
-        events.end().await.map_err(during("inserting events"))?;
 
+        // The balances are sent while the server still inserts the events: the
+        // two inserts end together (a batch's write took their sum before).
         let mut balances = self
             .client
             .insert::<BalanceRow>(&self.tables.balances)
@@ -300,7 +301,9 @@ impl Sink for ClickHouseSink {
                 .map_err(during("inserting balances"))?;
             balance_rows += 1;
         }
-        balances.end().await.map_err(during("inserting balances"))?;
+        let (events, balances) = tokio::join!(events.end(), balances.end());
+        events.map_err(during("inserting events"))?;
+        balances.map_err(during("inserting balances"))?;
 
         // Durable: the states move forward, and anomalies are reported once.
         for (sequence, event) in anomalies {
