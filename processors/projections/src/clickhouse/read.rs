@@ -2,13 +2,16 @@
 //!
 //! The projection writes at least once, so a table may hold an event, or an
 //! account's state, more than once until ClickHouse merges (docs/clickhouse.md, "Analytics in
-//! ClickHouse"). The account is read from `account_balances FINAL`: the row with
-//! the highest version, collapsed at read time. Its last events are read without
-//! `FINAL` but to the same effect: copies of an event share its key (account,
-//! version) and its values, and `LIMIT 1 BY version` keeps one of each — without
-//! merging the parts, which on 18.16 doubled the latency of `query account`
-//! (BENCHMARKS.md, "Reading your writes"). Both filter on the sorting key, so a
-//! read touches the granules of one account, and the two go out together.
+//! ClickHouse"). Neither read uses `FINAL`, which merges the account's key range
+//! across parts at read time (on 18.16 it doubled, then tripled as parts piled up
+//! in a replay, the latency of `query account`: BENCHMARKS.md, "Reading your
+//! writes"), and both come to what `FINAL` would give. The account is its
+//! `account_balances` row at the highest version: copies of a version are one
+//! state written again. Its last events keep one copy of each version (`LIMIT 1
+//! BY version`): copies of an event share its key and values. Both filter on the
+//! sorting key, so a read touches the granules of one account; they go out
+//! together, each on one thread of the server (a point read gains nothing from
+//! more, and pays for starting them).
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +20,9 @@ pub use crate::clickhouse::sql::{AccountRow, StatementRow as EventRow};
 use crate::clickhouse::{ClickHouseConfig, Tables, client};
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
+
+/// A point read runs on one thread of the server (`max_threads`).
+const POINT_READ_THREADS: &str = "1";
 
 /// First pause between two reads while waiting for a version; doubled after
 /// each read up to [`MAX_PAUSE`].
@@ -75,6 +81,7 @@ impl Reader {
             .query(sql::ACCOUNT)
             .bind(Identifier(&self.tables.balances))
             .bind(id)
+            .with_setting("max_threads", POINT_READ_THREADS)
             .fetch_optional()
             .await
     }
@@ -89,6 +96,7 @@ impl Reader {
             .bind(Identifier(&self.tables.events))
             .bind(id)
             .bind(count)
+            .with_setting("max_threads", POINT_READ_THREADS)
             .fetch_all()
             .await
     }

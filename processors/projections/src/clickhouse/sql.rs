@@ -46,7 +46,11 @@ pub const CHECKPOINT_POSITIONS: &str =
     "SELECT kafka_partition, next_offset FROM ? FINAL WHERE projection = ? AND topic = ?";
 
 /// One account, as an [`AccountRow`]: `?` the balances table, the account id.
-pub const ACCOUNT: &str = "SELECT ?fields FROM ? FINAL WHERE account_id = ?";
+/// Its row at the highest version, as `FINAL` would keep it, without merging
+/// parts: copies of a version are one state written again (a repair deletes a
+/// wrong one before it writes the right one).
+pub const ACCOUNT: &str =
+    "SELECT ?fields FROM ? WHERE account_id = ? ORDER BY version DESC LIMIT 1";
 
 /// An account's last events, newest first, each once, as [`StatementRow`]s: `?`
 /// the events table, the account id, how many. Copies of an event share its key
