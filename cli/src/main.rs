@@ -23,7 +23,7 @@ use ledgerstream::{
 };
 use ledgerstream_runtime::kafka::KafkaSecurity;
 
-/// mimalloc rather than glibc's malloc: a replay into ClickHouse spent a quarter
+/// mimalloc rather than glibc's malloc: a replay into ClickHouse spent a third
 /// of its CPU in glibc's malloc and free (BENCHMARKS.md, "Replay and rebuild").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
