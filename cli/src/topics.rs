@@ -4,7 +4,9 @@
 use anyhow::bail;
 use ledgerstream_infra::Endpoints;
 use ledgerstream_runtime::kafka::probe::probe_broker;
-use ledgerstream_runtime::topics::{self, Admin, Report, TopicStatus, TopicsConfig, TopicsError};
+use ledgerstream_runtime::topics::{
+    self, Admin, Report, TopicNames, TopicStatus, TopicsConfig, TopicsError,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,6 +36,10 @@ struct Layout {
     /// Partitions of account-dead-letters (any count works for an existing topic).
     #[arg(long, value_name = "N", default_value_t = TopicsConfig::default().dead_letter_partitions)]
     dead_letter_partitions: i32,
+    /// Appended to every topic name (`account-commands<SUFFIX>`, ...): the topics
+    /// of a pipeline run with the same `--topic-suffix`, beside the plain ones.
+    #[arg(long, value_name = "SUFFIX", default_value = "")]
+    topic_suffix: String,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -47,7 +53,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         dead_letter_partitions: layout.dead_letter_partitions,
         ..TopicsConfig::default()
     };
-    let specs = config.specs()?;
+    let specs = config.specs_named(&TopicNames::with_suffix(&layout.topic_suffix))?;
     let broker = Endpoints::from_env().broker;
     // A login or TLS setting that cannot work is named here, before any request.
     probe_broker(&broker).await?;

@@ -246,7 +246,12 @@ fn every_topics_flag_has_help() {
             .expect("run ledgerstream");
         assert!(output.status.success(), "topics {action} --help failed");
         let help = String::from_utf8_lossy(&output.stdout);
-        for flag in ["--partitions", "--replication", "--dead-letter-partitions"] {
+        for flag in [
+            "--partitions",
+            "--replication",
+            "--dead-letter-partitions",
+            "--topic-suffix",
+        ] {
             let line = help
                 .lines()
                 .find(|line| line.trim_start().starts_with(flag))
@@ -257,4 +262,48 @@ fn every_topics_flag_has_help() {
             );
         }
     }
+}
+
+/// The command with `--topic-suffix`: the four topics of a pipeline run with the
+/// same suffix, created and then checked by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_creates_and_checks_the_topics_of_a_suffix() {
+    let broker = require(Service::Broker).await;
+    let suffix = format!("-{}", unique_name("t"));
+    let names = TopicNames::with_suffix(&suffix);
+    let run = |action: &str| {
+        let output = std::process::Command::new(ledgerstream_bin())
+            .args(["topics", action, "--partitions", "2"])
+            .arg(format!("--topic-suffix={suffix}"))
+            .env("LEDGERSTREAM_BROKERS", &broker.address)
+            .output()
+            .expect("run ledgerstream");
+        let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.success(), printed, output.stderr)
+    };
+    let (created, printed, stderr) = run("create");
+    assert!(
+        created,
+        "topics create --topic-suffix failed:\n{printed}\n{}",
+        String::from_utf8_lossy(&stderr)
+    );
+    for topic in names.all() {
+        assert!(printed.contains(topic), "{topic} not in:\n{printed}");
+    }
+    let report = topics::inspect(&admin().await, &specs_with(&names, 2))
+        .await
+        .expect("inspect");
+    assert!(report.is_ok(), "{:?}", report.mismatches);
+    let (checked, printed, _) = run("check");
+    assert!(checked, "topics check --topic-suffix failed:\n{printed}");
+    delete(&names).await;
+}
+
+fn specs_with(names: &TopicNames, partitions: i32) -> Vec<TopicSpec> {
+    TopicsConfig {
+        partitions,
+        ..TopicsConfig::default()
+    }
+    .specs_named(names)
+    .expect("a valid config")
 }
