@@ -33,7 +33,12 @@ enum Command {
     },
     /// Register the latest version of every subject in the Schema Registry at
     /// LEDGERSTREAM_REGISTRY_URL; prints each subject's id.
-    Register,
+    Register {
+        /// Appended to every topic name, so to every subject's (`account-events<SUFFIX>-
+        /// <record>`): the subjects of a pipeline run with the same `--topic-suffix`.
+        #[arg(long, value_name = "SUFFIX", default_value = "")]
+        topic_suffix: String,
+    },
     /// List the subjects and versions built into this binary.
     List,
 }
@@ -54,7 +59,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             dir: None,
             registry,
         } => check(&catalog::subjects()?, registry).await,
-        Command::Register => register().await,
+        Command::Register { topic_suffix } => register(&topic_suffix).await,
         Command::List => {
             for subject in catalog::subjects()? {
                 println!("{}  v1..v{}", subject.name(), subject.versions.len());
@@ -96,10 +101,11 @@ async fn check(subjects: &[Subject<'_>], registry: bool) -> anyhow::Result<()> {
     )
 }
 
-async fn register() -> anyhow::Result<()> {
+async fn register(topic_suffix: &str) -> anyhow::Result<()> {
     let client = client()?;
     for subject in catalog::subjects()? {
-        let name = subject.name();
+        let topic = format!("{}{topic_suffix}", subject.kind.topic());
+        let name = catalog::subject_name(&topic, &subject.full_name);
         let id = client
             .register(&name, subject.latest())
             .await

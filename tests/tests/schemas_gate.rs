@@ -1,6 +1,7 @@
 //! `ledgerstream schemas check`, run as users run it: on the repo's schemas it
 //! passes; on a copy with a deliberately incompatible change it fails, naming the
-//! subject, the versions and the fix.
+//! subject, the versions and the fix. `schemas register --topic-suffix` registers
+//! the subjects of a suffixed pipeline in the local registry.
 
 // Test code: a failed unwrap is a failed test, and amounts read as units_cents.
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
@@ -8,7 +9,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use ledgerstream_tests::{TempDir, ledgerstream_bin};
+use ledgerstream_infra::Service;
+use ledgerstream_schemas::catalog;
+use ledgerstream_tests::{TempDir, ledgerstream_bin, require, unique_name};
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -98,4 +101,35 @@ fn editing_a_published_version_is_refused() {
     let output = check(tree.path());
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("MoneyWithdrawn v2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_with_a_topic_suffix_registers_that_pipelines_subjects() {
+    let registry = require(Service::Registry).await;
+    let suffix = format!("-{}", unique_name("s"));
+    let output = Command::new(ledgerstream_bin())
+        .args(["schemas", "register"])
+        .arg(format!("--topic-suffix={suffix}"))
+        .env("LEDGERSTREAM_REGISTRY_URL", &registry.address)
+        .output()
+        .expect("run ledgerstream schemas register");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemas register --topic-suffix failed:\n{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let registered: Vec<String> = reqwest::get(format!("{}/subjects", registry.address))
+        .await
+        .expect("GET /subjects")
+        .json()
+        .await
+        .expect("a list of subjects");
+    let subjects = catalog::subjects().unwrap();
+    for subject in &subjects {
+        let topic = format!("{}{suffix}", subject.kind.topic());
+        let name = catalog::subject_name(&topic, &subject.full_name);
+        assert!(printed.contains(&name), "{name} not printed:\n{printed}");
+        assert!(registered.contains(&name), "{name} not in the registry");
+    }
 }
