@@ -436,8 +436,9 @@ const SECRETS_SCRIPT: &str = "infra/compose/secrets.sh";
 const CLICKHOUSE_SERVICE: &str = "clickhouse";
 const CLICKHOUSE_ENV_FILE: &str = "infra/compose/clickhouse.env";
 const GRAFANA_ENV_FILE: &str = "infra/compose/grafana.env";
-/// The pipeline service that writes to ClickHouse.
-const CLICKHOUSE_WRITER: &str = "projector";
+/// The pipeline services that reach ClickHouse: the projector writes, the auditor
+/// reads.
+const CLICKHOUSE_CLIENTS: [&str; 2] = ["projector", "auditor"];
 
 /// A port published on every interface is reachable by anyone on the host's networks:
 /// each one names 127.0.0.1.
@@ -458,10 +459,10 @@ fn every_published_port_is_bound_to_loopback() {
 }
 
 /// ClickHouse's `default` user has a password, from an env file that git ignores and
-/// that the secrets script makes; the projector reads the same file. No password is
-/// written in the compose file itself.
+/// that the secrets script makes; the projector and the auditor read the same file.
+/// No password is written in the compose file itself.
 #[test]
-fn clickhouse_has_a_password_from_an_env_file_and_the_projector_has_it_too() {
+fn clickhouse_has_a_password_from_an_env_file_and_its_clients_have_it_too() {
     let services = services();
     let mut problems = Vec::new();
     let clickhouse = &services[CLICKHOUSE_SERVICE];
@@ -473,8 +474,12 @@ fn clickhouse_has_a_password_from_an_env_file_and_the_projector_has_it_too() {
             ));
         }
     }
-    for name in [CLICKHOUSE_SERVICE, CLICKHOUSE_WRITER] {
-        if !env_files(name, &services[name]).contains(&CLICKHOUSE_ENV_FILE.to_owned()) {
+    for name in std::iter::once(CLICKHOUSE_SERVICE).chain(CLICKHOUSE_CLIENTS) {
+        let Some(service) = services.get(name) else {
+            problems.push(format!("no service `{name}`"));
+            continue;
+        };
+        if !env_files(name, service).contains(&CLICKHOUSE_ENV_FILE.to_owned()) {
             problems.push(format!(
                 "service `{name}` does not read {CLICKHOUSE_ENV_FILE}"
             ));
