@@ -396,6 +396,28 @@ impl ProcessorChild {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// SIGKILL as soon as `mid_flush` answers true — a projector's batch is
+    /// written and its checkpoint not yet — asking it again and again for
+    /// `patience`; after that, SIGKILL at once. Whether the kill landed mid-flush.
+    pub async fn kill_mid_flush<F>(
+        &mut self,
+        patience: Duration,
+        mut mid_flush: impl FnMut() -> F,
+    ) -> bool
+    where
+        F: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if mid_flush().await {
+                self.kill();
+                return true;
+            }
+        }
+        self.kill();
+        false
+    }
 }
 
 impl Drop for ProcessorChild {

@@ -10,7 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clickhouse::sql::Identifier;
@@ -22,8 +21,8 @@ use ledgerstream_schemas::records::{
 };
 use ledgerstream_tests::clickhouse::{Balance, TableSet, assert_equals_fold, wait_until_projected};
 use ledgerstream_tests::log::{fold_the_log, wait_for_the_processor};
-use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
-use ledgerstream_tests::workload::{mix, opens};
+use ledgerstream_tests::pipeline::Pipeline;
+use ledgerstream_tests::workload::{PacedSend, mix, opens};
 
 const ACCOUNTS: usize = 30;
 
@@ -44,24 +43,6 @@ async fn written_past_the_checkpoints(set: &TableSet) -> bool {
     rows > 0
 }
 
-/// SIGKILL as soon as a batch is written and not yet checkpointed (within
-/// `patience`; after it, at once). Whether the kill landed mid-flush.
-async fn kill_mid_flush(
-    projector: &mut ProcessorChild,
-    set: &TableSet,
-    patience: Duration,
-) -> bool {
-    let deadline = Instant::now() + patience;
-    while Instant::now() < deadline {
-        if written_past_the_checkpoints(set).await {
-            projector.kill();
-            return true;
-        }
-    }
-    projector.kill();
-    false
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_log() {
     let pipeline = Arc::new(Pipeline::new(3).await);
@@ -80,25 +61,17 @@ async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_l
     }
     let load = mix(3_000, ACCOUNTS);
     sent.extend(load.iter().cloned());
-    let progress = Arc::new(AtomicUsize::new(0));
-    let sender = {
-        let (pipeline, progress) = (Arc::clone(&pipeline), Arc::clone(&progress));
-        tokio::spawn(async move {
-            for command in &load {
-                pipeline.sender.send(command).await.expect("send");
-                progress.fetch_add(1, Ordering::Relaxed);
-                // About 400 commands a second: the projector flushes all along.
-                tokio::time::sleep(Duration::from_micros(2_500)).await;
-            }
-        })
-    };
+    // About 400 commands a second: the projector flushes all along.
+    let sender = PacedSend::start(&pipeline, load);
 
     let mut mid_flush = 0;
     for kill in 1..=3 {
-        while progress.load(Ordering::Relaxed) < kill * 700 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if kill_mid_flush(&mut projector, &set, Duration::from_secs(10)).await {
+        sender.wait_sent(kill * 700).await;
+        let patience = Duration::from_secs(10);
+        if projector
+            .kill_mid_flush(patience, || written_past_the_checkpoints(&set))
+            .await
+        {
             mid_flush += 1;
         }
         // Restarted at once, as a supervisor would: the broker hands the killed
@@ -107,7 +80,7 @@ async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_l
             .projector("projector", &set.suffix, &projector_flags)
             .await;
     }
-    sender.await.expect("sender");
+    sender.finish().await;
     println!("{mid_flush} of 3 kills landed between a batch's write and its checkpoint");
     assert!(mid_flush >= 1, "no kill landed mid-flush");
 

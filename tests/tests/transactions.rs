@@ -23,6 +23,7 @@ use ledgerstream_tests::audit;
 use ledgerstream_tests::broker::OwnBroker;
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
+use ledgerstream_tests::workload::Seeded;
 use tokio::sync::Mutex;
 
 /// One test at a time: each runs a broker and a processor at full tilt.
@@ -59,13 +60,8 @@ fn opens(accounts: usize) -> Vec<CommandRecord> {
 /// deposits to accounts nobody opened, transfers to them (the credit is rejected
 /// and the debit refunded), overdrafts.
 fn mix(count: usize, accounts: usize, seed: u64) -> Vec<CommandRecord> {
-    let mut seed = seed;
-    let mut next = move |n: usize| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as usize % n
-    };
+    let mut random = Seeded::new(seed);
+    let mut next = move |n: usize| random.below(n);
     (0..count)
         .map(|_| {
             let from = account(next(accounts));
