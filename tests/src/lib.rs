@@ -101,6 +101,17 @@ fn debug_binary(package: &str) -> std::path::PathBuf {
     binary
 }
 
+/// A finished process's exit status, standard output and standard error, as
+/// text for a failure message.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// A fresh, empty folder under the system's temporary folder, removed on drop.
 #[derive(Debug)]
 pub struct TempDir(std::path::PathBuf);
