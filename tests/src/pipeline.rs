@@ -270,31 +270,20 @@ impl ProcessorChild {
         Some((status, response.text().await.unwrap_or_default()))
     }
 
-    /// Waits until `/health` answers 200.
+    /// Waits until `/health` answers 200, asking every 200 ms.
+    ///
+    /// # Panics
+    ///
+    /// When the process exits, or after `timeout`, with its log.
     pub async fn wait_ready(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some((200, _)) = self.health().await {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "processor exited ({status}) before it was ready; log:\n{}",
-                    self.log_tail()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "processor not ready after {timeout:?}; health {:?}; log:\n{}",
-                self.health().await,
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.wait_health("readiness (/health 200)", timeout, |status, _| {
+            status == 200
+        })
+        .await;
     }
 
     /// Waits until `/health` answers with a status and body that `wanted` accepts
-    /// (`what` names it in the failure), and returns them.
+    /// (`what` names it in the failure), asking every 200 ms, and returns them.
     ///
     /// # Panics
     ///
@@ -389,6 +378,20 @@ impl ProcessorChild {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill {signal} {} failed", self.child.id());
+    }
+
+    /// SIGTERM, then waits up to `timeout` for the process to exit.
+    ///
+    /// # Panics
+    ///
+    /// When it has not exited with success within `timeout`, with its log.
+    pub fn assert_clean_exit(&mut self, timeout: Duration) {
+        let status = self.terminate(timeout);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "no clean exit within {timeout:?} of SIGTERM: {status:?}\n{}",
+            self.log_tail()
+        );
     }
 
     /// SIGKILL: a crash.

@@ -216,12 +216,7 @@ async fn the_rules_end_to_end_with_dead_letters_and_a_clean_stop() {
     );
 
     let started = Instant::now();
-    let status = processor.terminate(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
-        processor.log_tail()
-    );
+    processor.assert_clean_exit(Duration::from_secs(10));
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 

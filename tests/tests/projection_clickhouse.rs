@@ -17,10 +17,10 @@ use ledgerstream_projections::ProjectionMetrics;
 use ledgerstream_projections::clickhouse::{ClickHouseError, ClickHouseSink, schema};
 use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
-    AccountOpened, AccountType, CommandRecord, EventMetadata, EventRecord, MoneyDeposited,
+    AccountOpened, AccountType, CommandRecord, EventRecord, MoneyDeposited,
 };
 use ledgerstream_tests::clickhouse::{Balance, TableSet, assert_equals_fold, wait_until_projected};
-use ledgerstream_tests::log::{fold_the_log, wait_for_the_processor};
+use ledgerstream_tests::log::{fold_the_log, metadata, wait_for_the_processor};
 use ledgerstream_tests::pipeline::Pipeline;
 use ledgerstream_tests::workload::{PacedSend, mix, opens};
 
@@ -110,24 +110,7 @@ async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_l
         !metrics.contains("kind=\"gap\""),
         "no version gap on a log the processor wrote:\n{metrics}"
     );
-    let status = projector.terminate(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
-        projector.log_tail()
-    );
-}
-
-fn metadata(account_id: &str, version: i64) -> EventMetadata {
-    EventMetadata {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        account_id: account_id.to_owned(),
-        version,
-        occurred_at: 1_763_700_000_000 + version * 1_000,
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-        causation_id: uuid::Uuid::new_v4().to_string(),
-    }
+    projector.assert_clean_exit(Duration::from_secs(10));
 }
 
 fn deposit(account_id: &str, version: i64, amount: i64, after: i64) -> EventRecord {

@@ -24,11 +24,11 @@ use ledgerstream_projections::history::{Engine, HistoryDocument, HistorySink, en
 use ledgerstream_projections::{ProjectionMetrics, Sink, SourcedEvent};
 use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
-    AccountClosed, AccountOpened, AccountType, Channel, EventMetadata, EventRecord, MoneyDeposited,
+    AccountClosed, AccountOpened, AccountType, Channel, EventRecord, MoneyDeposited,
     MoneyWithdrawn, TransferDebited,
 };
 use ledgerstream_tests::history::HistoryIndex;
-use ledgerstream_tests::log::wait_for_the_processor;
+use ledgerstream_tests::log::{metadata, wait_for_the_processor};
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
 use ledgerstream_tests::workload::{PacedSend, mix, opens};
 use ledgerstream_tests::{require, unique_name};
@@ -336,24 +336,7 @@ async fn after_random_commands_and_three_kills_the_history_equals_a_fold_of_the_
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let status = projector.terminate(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
-        projector.log_tail()
-    );
-}
-
-fn metadata(account_id: &str, version: i64) -> EventMetadata {
-    EventMetadata {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        account_id: account_id.to_owned(),
-        version,
-        occurred_at: 1_763_700_000_000 + version * 1_000,
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-        causation_id: uuid::Uuid::new_v4().to_string(),
-    }
+    projector.assert_clean_exit(Duration::from_secs(10));
 }
 
 fn opened(account_id: &str) -> EventRecord {

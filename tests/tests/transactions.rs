@@ -163,12 +163,7 @@ async fn every_command_once_through_kills_a_clean_stop_and_a_broker_crash() {
         processor = pipeline.processor("p", &[]).await;
     }
     wait_for(&progress, all * 60 / 100).await;
-    let status = processor.terminate(Duration::from_secs(30));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 30 s of SIGTERM: {status:?}\n{}",
-        processor.log_tail()
-    );
+    processor.assert_clean_exit(Duration::from_secs(30));
     processor = pipeline.processor("p", &[]).await;
 
     wait_for(&progress, all * 75 / 100).await;
