@@ -112,6 +112,19 @@ pub struct Fold {
     pub by_event: HashMap<String, (String, u64, Option<i64>)>,
 }
 
+/// The balance after `event`, when it has one (every event but a closing).
+pub fn balance_after(event: &EventRecord) -> Option<i64> {
+    match event {
+        EventRecord::AccountOpened(e) => Some(e.balance_after_minor),
+        EventRecord::MoneyDeposited(e) => Some(e.balance_after_minor),
+        EventRecord::MoneyWithdrawn(e) => Some(e.balance_after_minor),
+        EventRecord::TransferDebited(e) => Some(e.balance_after_minor),
+        EventRecord::TransferCredited(e) => Some(e.balance_after_minor),
+        EventRecord::TransferRefunded(e) => Some(e.balance_after_minor),
+        EventRecord::AccountClosed(_) => None,
+    }
+}
+
 /// Folds every event of the pipeline's events topic.
 pub async fn fold_the_log(pipeline: &Pipeline) -> Fold {
     let records = pipeline.read_all(&pipeline.topics.events);
@@ -120,15 +133,7 @@ pub async fn fold_the_log(pipeline: &Pipeline) -> Fold {
         let meta = event.metadata();
         fold.events += 1;
         fold.event_ids.insert(meta.event_id.clone());
-        let after = match &event {
-            EventRecord::AccountOpened(e) => Some(e.balance_after_minor),
-            EventRecord::MoneyDeposited(e) => Some(e.balance_after_minor),
-            EventRecord::MoneyWithdrawn(e) => Some(e.balance_after_minor),
-            EventRecord::TransferDebited(e) => Some(e.balance_after_minor),
-            EventRecord::TransferCredited(e) => Some(e.balance_after_minor),
-            EventRecord::TransferRefunded(e) => Some(e.balance_after_minor),
-            EventRecord::AccountClosed(_) => None,
-        };
+        let after = balance_after(&event);
         let entry = fold
             .balances
             .entry(meta.account_id.clone())

@@ -18,6 +18,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use crate::workload::PacedSend;
 use crate::{TempDir, ledgerstream_bin, require, unique_name};
 
 /// One record read back from a topic.
@@ -421,6 +422,35 @@ impl ProcessorChild {
         self.kill();
         false
     }
+}
+
+/// Three crashes of `projector` under `sender`'s load: once 700, 1,400 and 2,100
+/// commands are sent, a SIGKILL as [`ProcessorChild::kill_mid_flush`] does it
+/// (with 10 s of patience for `mid_flush`), then a restart at once with
+/// `restart`, as a supervisor would (the broker hands the killed member's
+/// partitions on when its session expires). How many kills landed mid-flush.
+pub async fn kill_three_times_mid_flush<F, R>(
+    projector: &mut ProcessorChild,
+    sender: &PacedSend,
+    mut mid_flush: impl FnMut() -> F,
+    mut restart: impl FnMut() -> R,
+) -> usize
+where
+    F: std::future::Future<Output = bool>,
+    R: std::future::Future<Output = ProcessorChild>,
+{
+    let mut landed = 0;
+    for kill in 1..=3 {
+        sender.wait_sent(kill * 700).await;
+        if projector
+            .kill_mid_flush(Duration::from_secs(10), &mut mid_flush)
+            .await
+        {
+            landed += 1;
+        }
+        *projector = restart().await;
+    }
+    landed
 }
 
 impl Drop for ProcessorChild {

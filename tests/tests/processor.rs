@@ -12,6 +12,7 @@ use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
     AccountType, Channel, CommandRecord, EventRecord, ResultRecord,
 };
+use ledgerstream_tests::log::balance_after;
 use ledgerstream_tests::pipeline::Pipeline;
 
 /// Results by command id, once every command in `expected` has one.
@@ -58,15 +59,7 @@ async fn balances(pipeline: &Pipeline) -> (HashMap<String, i64>, Vec<EventRecord
             Some(account.as_str()),
             "events are keyed by account id"
         );
-        let after = match &event {
-            EventRecord::AccountOpened(e) => Some(e.balance_after_minor),
-            EventRecord::MoneyDeposited(e) => Some(e.balance_after_minor),
-            EventRecord::MoneyWithdrawn(e) => Some(e.balance_after_minor),
-            EventRecord::TransferDebited(e) => Some(e.balance_after_minor),
-            EventRecord::TransferCredited(e) => Some(e.balance_after_minor),
-            EventRecord::TransferRefunded(e) => Some(e.balance_after_minor),
-            EventRecord::AccountClosed(_) => None,
-        };
+        let after = balance_after(&event);
         if let Some(after) = after {
             balances.insert(account, after);
         }

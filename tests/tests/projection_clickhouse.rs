@@ -21,7 +21,7 @@ use ledgerstream_schemas::records::{
 };
 use ledgerstream_tests::clickhouse::{Balance, TableSet, assert_equals_fold, wait_until_projected};
 use ledgerstream_tests::log::{fold_the_log, metadata, wait_for_the_processor};
-use ledgerstream_tests::pipeline::Pipeline;
+use ledgerstream_tests::pipeline::{Pipeline, kill_three_times_mid_flush};
 use ledgerstream_tests::workload::{PacedSend, mix, opens};
 
 const ACCOUNTS: usize = 30;
@@ -64,22 +64,13 @@ async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_l
     // About 400 commands a second: the projector flushes all along.
     let sender = PacedSend::start(&pipeline, load);
 
-    let mut mid_flush = 0;
-    for kill in 1..=3 {
-        sender.wait_sent(kill * 700).await;
-        let patience = Duration::from_secs(10);
-        if projector
-            .kill_mid_flush(patience, || written_past_the_checkpoints(&set))
-            .await
-        {
-            mid_flush += 1;
-        }
-        // Restarted at once, as a supervisor would: the broker hands the killed
-        // member's partitions on when its session expires.
-        projector = pipeline
-            .projector("projector", &set.suffix, &projector_flags)
-            .await;
-    }
+    let mid_flush = kill_three_times_mid_flush(
+        &mut projector,
+        &sender,
+        || written_past_the_checkpoints(&set),
+        || pipeline.projector("projector", &set.suffix, &projector_flags),
+    )
+    .await;
     sender.finish().await;
     println!("{mid_flush} of 3 kills landed between a batch's write and its checkpoint");
     assert!(mid_flush >= 1, "no kill landed mid-flush");

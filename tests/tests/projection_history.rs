@@ -29,7 +29,7 @@ use ledgerstream_schemas::records::{
 };
 use ledgerstream_tests::history::HistoryIndex;
 use ledgerstream_tests::log::{metadata, wait_for_the_processor};
-use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
+use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild, kill_three_times_mid_flush};
 use ledgerstream_tests::workload::{PacedSend, mix, opens};
 use ledgerstream_tests::{require, unique_name};
 use serde_json::{Value, json};
@@ -188,20 +188,13 @@ async fn after_random_commands_and_three_kills_the_history_equals_a_fold_of_the_
     // About 400 commands a second: the projector flushes all along.
     let sender = PacedSend::start(&pipeline, mix(3_000, ACCOUNTS));
 
-    let mut mid_flush = 0;
-    for kill in 1..=3 {
-        sender.wait_sent(kill * 700).await;
-        let patience = Duration::from_secs(10);
-        if projector
-            .kill_mid_flush(patience, || written_past_the_checkpoints(&set, 3))
-            .await
-        {
-            mid_flush += 1;
-        }
-        // Restarted at once, as a supervisor would: the broker hands the killed
-        // member's partitions on when its session expires.
-        projector = start_projector(&pipeline, &set, &flags).await;
-    }
+    let mid_flush = kill_three_times_mid_flush(
+        &mut projector,
+        &sender,
+        || written_past_the_checkpoints(&set, 3),
+        || start_projector(&pipeline, &set, &flags),
+    )
+    .await;
     sender.finish().await;
     println!("{mid_flush} of 3 kills landed between a batch's documents and its checkpoint");
     assert!(mid_flush >= 1, "no kill landed mid-flush");
