@@ -599,6 +599,25 @@ impl Pipeline {
         ProcessorChild { child, port, log }
     }
 
+    /// `ledgerstream <args>` with this pipeline's broker and registry, and the
+    /// ClickHouse and search server of [`endpoints`](crate::endpoints), in its
+    /// environment; warnings logged; standard output and error piped. Not
+    /// started: the caller adds what its command needs (`--topic-suffix` too).
+    pub fn ledgerstream(&self, args: &[&str]) -> Command {
+        let endpoints = crate::endpoints();
+        let mut command = Command::new(ledgerstream_bin());
+        command
+            .args(args)
+            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
+            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
+            .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
+            .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
+            .env("LEDGERSTREAM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
     /// Writes one record straight to `topic` (records no processor would write:
     /// garbage, gaps, duplicates), keyed by `key`, and waits for its delivery.
     pub fn produce_raw(&self, topic: &str, partition: i32, key: &str, payload: &[u8]) {

@@ -14,19 +14,19 @@
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::records::{AccountType, Channel};
+use ledgerstream_tests::TempDir;
 use ledgerstream_tests::clickhouse::TableSet;
 use ledgerstream_tests::history::HistoryIndex;
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::{Pipeline, free_port};
 use ledgerstream_tests::prometheus::OwnPrometheus;
 use ledgerstream_tests::workload::{mix, opens};
-use ledgerstream_tests::{TempDir, ledgerstream_bin};
 use serde_json::{Value, json};
 
 /// Accounts the load writes all along.
@@ -58,12 +58,11 @@ struct Auditor {
 
 impl Auditor {
     fn start(pipeline: &Pipeline, table_suffix: &str, search: &HistoryIndex) -> Self {
-        let endpoints = ledgerstream_tests::endpoints();
         let home = TempDir::new("auditor");
         let log = home.path().join("auditor.log");
         let port = free_port();
-        let child = Command::new(ledgerstream_bin())
-            .args([
+        let child = pipeline
+            .ledgerstream(&[
                 "audit",
                 "--serve",
                 "--interval",
@@ -76,10 +75,6 @@ impl Auditor {
             .args(["--table-suffix", table_suffix])
             .args(["--history-index", &search.indices.alias])
             .args(["--history-checkpoint-index", &search.indices.checkpoints])
-            .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-            .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-            .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
-            .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
             .env("LEDGERSTREAM_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("auditor log"))
@@ -141,22 +136,14 @@ fn audit(
     search: &HistoryIndex,
     args: &[&str],
 ) -> (i32, Value) {
-    let endpoints = ledgerstream_tests::endpoints();
-    let output = Command::new(ledgerstream_bin())
-        .arg("audit")
+    let output = pipeline
+        .ledgerstream(&["audit"])
         .args(args)
         .args(["--output", "json", "--examples", "20"])
         .arg(format!("--topic-suffix={}", pipeline.suffix))
         .args(["--table-suffix", table_suffix])
         .args(["--history-index", &search.indices.alias])
         .args(["--history-checkpoint-index", &search.indices.checkpoints])
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-        .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
-        .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
-        .env("LEDGERSTREAM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .output()
         .expect("run ledgerstream audit");
     let stdout = String::from_utf8_lossy(&output.stdout);

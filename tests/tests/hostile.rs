@@ -25,8 +25,8 @@ use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::limits::{MAX_ACCOUNT_ID_BYTES, MAX_TEXT_BYTES};
 use ledgerstream_tests::clickhouse::TableSet;
 use ledgerstream_tests::history::HistoryIndex;
+use ledgerstream_tests::output_text;
 use ledgerstream_tests::pipeline::Pipeline;
-use ledgerstream_tests::{endpoints, ledgerstream_bin, output_text};
 use serde_json::{Value, json};
 
 /// Account (and owner) ids no system along the way may change or choke on.
@@ -64,36 +64,19 @@ fn hostile_reference(seed: &str) -> String {
     )
 }
 
-/// `ledgerstream <args>` against the pipeline, the table set and the alias.
-fn ledgerstream(pipeline: &Pipeline, history: &HistoryIndex, args: &[&str]) -> Command {
-    let mut command = Command::new(ledgerstream_bin());
-    command
-        .args(args)
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-        .env(
-            "LEDGERSTREAM_CLICKHOUSE_URL",
-            &endpoints().clickhouse.address,
-        )
-        .env("LEDGERSTREAM_SEARCH_URL", &history.url)
-        .env("LEDGERSTREAM_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+/// `ledgerstream <args>` against the pipeline, reading standard input.
+fn ledgerstream(pipeline: &Pipeline, args: &[&str]) -> Command {
+    let mut command = pipeline.ledgerstream(args);
+    command.stdin(Stdio::piped());
     command
 }
 
 /// `produce --wait --output json` with `lines` on standard input: the exit
 /// code and one object per command.
-fn produce(
-    pipeline: &Pipeline,
-    history: &HistoryIndex,
-    lines: &[Value],
-) -> (Option<i32>, Vec<Value>, Output) {
+fn produce(pipeline: &Pipeline, lines: &[Value]) -> (Option<i32>, Vec<Value>, Output) {
     let suffix = format!("--topic-suffix={}", pipeline.suffix);
     let mut child = ledgerstream(
         pipeline,
-        history,
         &["produce", "--wait", "--output", "json", &suffix],
     )
     .spawn()
@@ -146,7 +129,7 @@ fn query(
         args.extend(flags.iter().map(String::as_str));
     }
     args.extend(["--", account]);
-    let output = ledgerstream(pipeline, history, &args).output().unwrap();
+    let output = ledgerstream(pipeline, &args).output().unwrap();
     assert!(
         output.status.success(),
         "query {what}: {}",
@@ -195,7 +178,7 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
             "reference": transfer_reference(i)}),
         );
     }
-    let (code, objects, output) = produce(&pipeline, &history, &lines);
+    let (code, objects, output) = produce(&pipeline, &lines);
     assert_eq!(
         code,
         Some(0),
@@ -308,7 +291,7 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
         json!({"command": "transfer", "from": &ids[0], "to": &long, "amount": "1.00"}),
         json!({"command": "close", "account": &ids[0], "reason": &long}),
     ];
-    let (code, objects, output) = produce(&pipeline, &history, &refused);
+    let (code, objects, output) = produce(&pipeline, &refused);
     assert_eq!(
         code,
         Some(4),
@@ -412,7 +395,6 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
     // version 4 once a later deposit shows, and no row holds the long text.
     let (code, _, output) = produce(
         &pipeline,
-        &history,
         &[json!({"command": "deposit", "account": &ids[0], "amount": "1.00"})],
     );
     assert_eq!(code, Some(0), "{}", output_text(&output));

@@ -9,31 +9,22 @@
 // Test code: a failed unwrap is a failed test, and amounts read as units_cents.
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::records::AccountType;
 use ledgerstream_tests::clickhouse::TableSet;
+use ledgerstream_tests::output_text;
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
-use ledgerstream_tests::{endpoints, ledgerstream_bin, output_text};
 
 /// `ledgerstream query account <args>` for the pipeline and table set.
 fn query(pipeline: &Pipeline, set: &TableSet, args: &[&str]) -> Command {
-    let mut command = Command::new(ledgerstream_bin());
+    let mut command = pipeline.ledgerstream(&["query", "account"]);
     command
-        .args(["query", "account"])
         .args(args)
         .args(["--table-suffix", &set.suffix])
-        .arg(format!("--topic-suffix={}", pipeline.suffix))
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env(
-            "LEDGERSTREAM_CLICKHOUSE_URL",
-            &endpoints().clickhouse.address,
-        )
-        .env("LEDGERSTREAM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .arg(format!("--topic-suffix={}", pipeline.suffix));
     command
 }
 

@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use ledgerstream_tests::history::HistoryIndex;
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
 use ledgerstream_tests::workload::{account, mix, opens};
-use ledgerstream_tests::{ledgerstream_bin, output_text, unique_name};
+use ledgerstream_tests::{output_text, unique_name};
 use serde_json::{Value, json};
 
 const ACCOUNTS: usize = 6;
@@ -66,17 +66,10 @@ async fn documents(names: &HistoryIndex, index: &str) -> BTreeMap<String, (Strin
 
 /// `ledgerstream <args>` for the pipeline and the names.
 fn ledgerstream(pipeline: &Pipeline, names: &HistoryIndex, args: &[&str]) -> Command {
-    let mut command = Command::new(ledgerstream_bin());
+    let mut command = pipeline.ledgerstream(args);
     command
-        .args(args)
         .args(names.flags())
-        .arg(format!("--topic-suffix={}", pipeline.suffix))
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-        .env("LEDGERSTREAM_SEARCH_URL", &names.url)
-        .env("LEDGERSTREAM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .arg(format!("--topic-suffix={}", pipeline.suffix));
     command
 }
 
