@@ -339,17 +339,11 @@ impl ProcessorChild {
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        self.wait_exit(timeout)
     }
 
-    /// Waits up to `timeout` for the process to exit by itself.
+    /// Waits up to `timeout` for the process to exit by itself, looking every
+    /// 100 ms.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
