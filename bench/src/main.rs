@@ -22,6 +22,7 @@ mod project_history;
 mod query_account;
 mod query_history;
 mod replay_state;
+mod setup;
 
 use clap::{Parser, Subcommand};
 use ledgerstream::exit::Exit;
