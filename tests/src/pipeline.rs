@@ -598,8 +598,14 @@ impl Pipeline {
     /// environment; warnings logged; standard output and error piped. Not
     /// started: the caller adds what its command needs (`--topic-suffix` too).
     pub fn ledgerstream(&self, args: &[&str]) -> Command {
+        self.command(ledgerstream_bin(), args)
+    }
+
+    /// [`ledgerstream`](Self::ledgerstream), for the binary at `binary` (the
+    /// bench's load generator takes the same environment).
+    pub fn command(&self, binary: PathBuf, args: &[&str]) -> Command {
         let endpoints = crate::endpoints();
-        let mut command = Command::new(ledgerstream_bin());
+        let mut command = Command::new(binary);
         command
             .args(args)
             .env("LEDGERSTREAM_BROKERS", &self.broker.address)
