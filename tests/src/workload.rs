@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::records::{AccountType, Channel, CommandRecord};
@@ -101,9 +101,11 @@ pub fn mix_of(count: usize, accounts: usize, shape: Mix) -> Vec<CommandRecord> {
         .collect()
 }
 
-/// Commands sent in order in the background, each 2.5 ms after the broker
-/// acknowledged the one before (about 400 a second): slow enough that what a
-/// test does to a processor or projector meanwhile lands mid-stream.
+/// Commands sent in order in the background, at one of two paces: each 2.5 ms
+/// after the broker acknowledged the one before ([`start`](Self::start), about
+/// 400 a second), or at a fixed rate with sends overlapping
+/// ([`at_rate`](Self::at_rate)). Slow enough that what a test does to a
+/// processor or projector meanwhile lands mid-stream.
 #[derive(Debug)]
 pub struct PacedSend {
     sent: Arc<AtomicUsize>,
@@ -111,7 +113,8 @@ pub struct PacedSend {
 }
 
 impl PacedSend {
-    /// Starts sending `commands` on `pipeline`'s command topic.
+    /// Starts sending `commands` on `pipeline`'s command topic, each once the
+    /// one before is acknowledged and 2.5 ms more have passed.
     pub fn start(pipeline: &Arc<Pipeline>, commands: Vec<CommandRecord>) -> Self {
         let sent = Arc::new(AtomicUsize::new(0));
         let task = {
@@ -127,21 +130,56 @@ impl PacedSend {
         Self { sent, task }
     }
 
-    /// How many commands the broker has acknowledged so far.
+    /// Starts sending `commands` on `pipeline`'s command topic at `rate` a
+    /// second, whether or not the broker has acknowledged the ones before: a
+    /// command counts as sent once handed to the producer.
+    pub fn at_rate(pipeline: &Arc<Pipeline>, commands: Vec<CommandRecord>, rate: usize) -> Self {
+        let sent = Arc::new(AtomicUsize::new(0));
+        let task = {
+            let (pipeline, sent) = (Arc::clone(pipeline), Arc::clone(&sent));
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let mut in_flight = Vec::with_capacity(commands.len());
+                for (i, command) in commands.into_iter().enumerate() {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                    let pipeline = Arc::clone(&pipeline);
+                    in_flight.push(tokio::spawn(
+                        async move { pipeline.sender.send(&command).await },
+                    ));
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+                for sending in in_flight {
+                    sending
+                        .await
+                        .expect("a send task")
+                        .expect("Kafka took every command");
+                }
+            })
+        };
+        Self { sent, task }
+    }
+
+    /// How many commands are sent so far.
     pub fn sent(&self) -> usize {
         self.sent.load(Ordering::Relaxed)
     }
 
-    /// Waits until `count` commands are acknowledged, looking every 20 ms; no
-    /// deadline of its own (the pace sets how long: `count` × 2.5 ms and more).
+    /// Waits until `count` commands are sent, looking every 20 ms; no deadline
+    /// of its own (the pace sets how long).
     ///
     /// # Panics
     ///
     /// When the sending stopped before `count` (a send failed).
     pub async fn wait_sent(&self, count: usize) {
-        while self.sent() < count {
+        loop {
+            // Finished first: once it has, what it sent is final.
+            let finished = self.task.is_finished();
+            if self.sent() >= count {
+                return;
+            }
             assert!(
-                !self.task.is_finished(),
+                !finished,
                 "the sending stopped after {} commands, before {count}",
                 self.sent()
             );
@@ -149,7 +187,7 @@ impl PacedSend {
         }
     }
 
-    /// Waits until every command is acknowledged.
+    /// Waits until every command is sent and acknowledged.
     ///
     /// # Panics
     ///
