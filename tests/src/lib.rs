@@ -16,6 +16,12 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
+/// `LEDGERSTREAM_LOG` of the `ledgerstream` processes a test runs for long
+/// (processors, projectors, exporters): debug logs of the pipeline's crates,
+/// for the tails that failure messages show.
+pub const CHILD_LOG: &str =
+    "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug";
+
 /// Where the services under test are.
 pub fn endpoints() -> Endpoints {
     Endpoints::from_env()

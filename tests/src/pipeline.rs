@@ -21,6 +21,16 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use crate::workload::PacedSend;
 use crate::{TempDir, ledgerstream_bin, require, unique_name};
 
+/// How [`Pipeline::spawn_child`] opens a process's log.
+#[derive(Debug, Clone, Copy)]
+enum Log {
+    /// Anew: a processor started again under its name starts a new log.
+    Create,
+    /// After what is there: a projector started again under its name goes on
+    /// with the log of the one before.
+    Append,
+}
+
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Read {
@@ -131,25 +141,11 @@ impl Pipeline {
     /// `port`.
     pub fn spawn_processor_on_port(&self, name: &str, port: u16, extra: &[&str]) -> ProcessorChild {
         let state_dir = self.state.path().join(name);
-        let log = self.state.path().join(format!("{name}.log"));
-        let log_file = std::fs::File::create(&log).expect("processor log");
-        let child = Command::new(ledgerstream_bin())
-            .arg("process")
-            .arg(format!("--topic-suffix={}", self.suffix))
-            .args(["--group", &format!("processor{}", self.suffix)])
-            .arg("--state-dir")
-            .arg(&state_dir)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
-            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
-            .env_remove("RUST_BACKTRACE")
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("start ledgerstream process");
-        ProcessorChild { child, port, log }
+        let group = format!("processor{}", self.suffix);
+        let state_dir = state_dir.to_str().expect("a UTF-8 temporary folder");
+        let mut args = vec!["process", "--group", &group, "--state-dir", state_dir];
+        args.extend_from_slice(extra);
+        self.spawn_child(name, port, &args, &[], Log::Create)
     }
 
     /// Every committed record of `topic`, all partitions, up to the end: what a
@@ -503,32 +499,17 @@ impl Pipeline {
         port: u16,
         extra: &[&str],
     ) -> ProcessorChild {
-        let log = self.state.path().join(format!("{name}.log"));
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("projector log");
-        let child = Command::new(ledgerstream_bin())
-            .args(["project", "clickhouse"])
-            .arg(format!("--topic-suffix={}", self.suffix))
-            .args(["--table-suffix", table_suffix])
-            .args(["--group", &format!("projector{}", self.suffix)])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
-            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
-            .env(
-                "LEDGERSTREAM_CLICKHOUSE_URL",
-                &crate::endpoints().clickhouse.address,
-            )
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
-            .env_remove("RUST_BACKTRACE")
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("start ledgerstream project");
-        ProcessorChild { child, port, log }
+        let group = format!("projector{}", self.suffix);
+        let mut args = vec![
+            "project",
+            "clickhouse",
+            "--table-suffix",
+            table_suffix,
+            "--group",
+            &group,
+        ];
+        args.extend_from_slice(extra);
+        self.spawn_child(name, port, &args, &[], Log::Append)
     }
 
     /// Starts `ledgerstream project` for this pipeline with `args` (the
@@ -566,31 +547,9 @@ impl Pipeline {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> ProcessorChild {
-        let port = free_port();
-        let log = self.state.path().join(format!("{name}.log"));
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("projector log");
-        let endpoints = crate::endpoints();
-        let child = Command::new(ledgerstream_bin())
-            .arg("project")
-            .args(args)
-            .arg(format!("--topic-suffix={}", self.suffix))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
-            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
-            .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
-            .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
-            .envs(env.iter().copied())
-            .env_remove("RUST_BACKTRACE")
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("start ledgerstream project");
-        ProcessorChild { child, port, log }
+        let mut all = vec!["project"];
+        all.extend_from_slice(args);
+        self.spawn_child(name, free_port(), &all, env, Log::Append)
     }
 
     /// `ledgerstream <args>` with this pipeline's broker and registry, and the
@@ -616,6 +575,49 @@ impl Pipeline {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         command
+    }
+
+    /// `ledgerstream <args>` started for a long run, named `name`: the topic
+    /// suffix, `/metrics` and `/health` on `port`, every service's address in its
+    /// environment (`env` over them), debug logs of the pipeline's crates to
+    /// `<name>.log` in the pipeline's folder.
+    fn spawn_child(
+        &self,
+        name: &str,
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: Log,
+    ) -> ProcessorChild {
+        let path = self.state.path().join(format!("{name}.log"));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(matches!(log, Log::Append))
+            .truncate(matches!(log, Log::Create))
+            .open(&path)
+            .expect("a log file");
+        let endpoints = crate::endpoints();
+        let child = Command::new(ledgerstream_bin())
+            .args(args)
+            .arg(format!("--topic-suffix={}", self.suffix))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
+            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
+            .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
+            .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
+            .env("LEDGERSTREAM_LOG", crate::CHILD_LOG)
+            .envs(env.iter().copied())
+            .env_remove("RUST_BACKTRACE")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start ledgerstream {}: {e}", args.join(" ")));
+        ProcessorChild {
+            child,
+            port,
+            log: path,
+        }
     }
 
     /// Writes one record straight to `topic` (records no processor would write:
