@@ -118,6 +118,19 @@ pub fn output_text(output: &std::process::Output) -> String {
     )
 }
 
+/// Waits, off the runtime's threads, for `child` to exit, and returns its
+/// status and output. No deadline of its own: the command's own timeout bounds it.
+///
+/// # Panics
+///
+/// When its output cannot be read.
+pub async fn wait_output(child: std::process::Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("the waiting task")
+        .expect("the command's output")
+}
+
 /// A fresh, empty folder under the system's temporary folder, removed on drop.
 #[derive(Debug)]
 pub struct TempDir(std::path::PathBuf);

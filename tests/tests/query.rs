@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::records::AccountType;
 use ledgerstream_tests::clickhouse::TableSet;
-use ledgerstream_tests::output_text;
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
+use ledgerstream_tests::{output_text, wait_output};
 
 /// `ledgerstream query account <args>` for the pipeline and table set.
 fn query(pipeline: &Pipeline, set: &TableSet, args: &[&str]) -> Command {
@@ -96,10 +96,7 @@ async fn a_query_waits_for_a_version_written_after_it_started() {
         .await
         .expect("send");
     let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = wait_output(waiting).await;
     println!(
         "answered {:?} after the deposit was sent",
         started.elapsed()

@@ -25,7 +25,7 @@ use ledgerstream_tests::history::HistoryIndex;
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
 use ledgerstream_tests::workload::{account, mix, opens};
-use ledgerstream_tests::{output_text, unique_name};
+use ledgerstream_tests::{output_text, unique_name, wait_output};
 use serde_json::{Value, json};
 
 const ACCOUNTS: usize = 6;
@@ -277,10 +277,7 @@ async fn pages_hold_exactly_the_accounts_movements_and_min_version_waits() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let _projector = start_projector(&pipeline, &names, "projector-again").await;
     let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = wait_output(waiting).await;
     println!(
         "answered {:?} after the projector started again",
         started.elapsed()
