@@ -11,7 +11,8 @@
 //!  query / query-history ▶ read latency percentiles
 //!  replay-state ───────▶ the state rebuild's fold, and the command on a topic
 //!  load ───────────────▶ a mix of commands at a rate: outcomes and latency
-//!        └── measure: runs, CPU time, percentiles, the machine's load
+//!        ├── measure: runs, CPU time, percentiles, the machine's load
+//!        └── setup: a run's id and topics, the schemas, the processor in process
 //! ```
 
 mod load;
@@ -22,6 +23,7 @@ mod project_history;
 mod query_account;
 mod query_history;
 mod replay_state;
+mod setup;
 
 use clap::{Parser, Subcommand};
 use ledgerstream::exit::Exit;

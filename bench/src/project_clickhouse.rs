@@ -22,11 +22,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use cpu_time::ProcessTime;
 use ledgerstream_domain::{self as domain, policy};
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processor::{Processor, ProcessorConfig};
 use ledgerstream_producers::{CommandSender, commands};
 use ledgerstream_projections::clickhouse::{ClickHouseConfig, ClickHouseSink, Tables, schema};
 use ledgerstream_projections::{
@@ -36,10 +35,9 @@ use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
-use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
-use ledgerstream_schemas::catalog::Kind;
+use ledgerstream_runtime::topics::{self, Admin, TopicNames};
 use ledgerstream_schemas::client::RegistryClient;
-use ledgerstream_schemas::codec::{Codec, Setup};
+use ledgerstream_schemas::codec::Setup;
 use ledgerstream_schemas::records::{
     AccountOpened, AccountType, Channel, EventMetadata, EventRecord, MoneyDeposited,
     MoneyWithdrawn, TransferCredited, TransferDebited,
@@ -48,6 +46,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::measure::{self, Latencies, Run, load_average, producer, send};
+use crate::setup;
 
 /// Flags of `ledgerstream-bench project-clickhouse`.
 #[derive(Debug, Clone, clap::Args)]
@@ -93,33 +92,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     probe_broker(&endpoints.broker).await?;
     probe::probe(&endpoints.clickhouse).await?;
     let brokers = endpoints.broker.address.clone();
-    let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let id = setup::run_id();
     let suffix = format!("-bench-{id}");
     let names = TopicNames::with_suffix(&suffix);
     let admin = Admin::connect(&brokers)?;
-    let layout = TopicsConfig {
-        partitions: args.partitions,
-        ..TopicsConfig::default()
-    };
-    topics::create(&admin, &layout.specs_named(&names)?)
-        .await?
-        .into_result()?;
+    setup::create_topics(&admin, &names, args.partitions).await?;
     let registry = RegistryClient::new(registry_from_env()?)?;
-    let all = [
-        (Kind::Commands, names.commands.as_str()),
-        (Kind::Events, names.events.as_str()),
-        (Kind::Results, names.results.as_str()),
-    ];
-    let codec = Arc::new(
-        Codec::connect(&registry, &all, Setup::Register)
-            .await
-            .context("registering the schemas")?,
-    );
-    let decoder = Decoder {
-        codec: Arc::clone(&codec),
-        registry: registry.clone(),
-        runtime: tokio::runtime::Handle::current(),
-    };
+    let (codec, decoder) = setup::codec(&registry, &setup::pipeline_topics(&names)).await?;
     let server = clickhouse_version(&endpoints.clickhouse.address)
         .await
         .unwrap_or_else(|_| "unknown".to_owned());
@@ -681,38 +660,10 @@ async fn live(
 ) -> anyhow::Result<Live> {
     let names = TopicNames::with_suffix(suffix);
     let admin = Admin::connect(brokers)?;
-    let layout = TopicsConfig {
-        partitions: args.partitions,
-        ..TopicsConfig::default()
-    };
-    topics::create(&admin, &layout.specs_named(&names)?)
-        .await?
-        .into_result()?;
-    let all = [
-        (Kind::Commands, names.commands.as_str()),
-        (Kind::Events, names.events.as_str()),
-        (Kind::Results, names.results.as_str()),
-    ];
-    let codec = Arc::new(Codec::connect(registry, &all, Setup::Register).await?);
-    let decoder = Decoder {
-        codec: Arc::clone(&codec),
-        registry: registry.clone(),
-        runtime: tokio::runtime::Handle::current(),
-    };
-    let (stop, stop_processor) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-
-    let state = std::env::temp_dir().join(format!("ledgerstream{suffix}"));
-    let mut processor = ProcessorConfig::new(brokers.to_owned());
-    processor.topic_suffix = suffix.to_owned();
-    processor.group = format!("processor{suffix}");
-    processor.state_dir = state.clone();
-    let processing = {
-        let (decoder, stop) = (decoder.clone(), Arc::clone(&stop_processor));
-        tokio::task::spawn_blocking(move || Processor::run_embedded(processor, decoder, stop))
-    };
+    setup::create_topics(&admin, &names, args.partitions).await?;
+    let (codec, decoder) = setup::codec(registry, &setup::pipeline_topics(&names)).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let processor = setup::EmbeddedProcessor::start(brokers, suffix, decoder.clone());
 
     let metrics = ProjectionMetrics::new();
     let (sink, _) = ClickHouseSink::connect(clickhouse, metrics.clone()).await?;
@@ -734,16 +685,7 @@ async fn live(
 
     let sender = CommandSender::connect(brokers, registry, &names.commands, Setup::LookUp).await?;
     let accounts = 100;
-    for i in 0..accounts {
-        let open = commands::open_account(
-            &format!("live-{i}"),
-            &format!("owner-{}", i / 4),
-            AccountType::Checking,
-            1_000_00,
-            "USD",
-        );
-        sender.send(&open).await?;
-    }
+    setup::open_live_accounts(&sender, accounts).await?;
     let tables: Tables = clickhouse.tables();
     let client = ledgerstream_projections::clickhouse::client(clickhouse);
     let count_opened = format!(
@@ -787,9 +729,7 @@ async fn live(
     let seen = watch(&client, &select, total, deadline).await?;
     sending.await??;
     let commands = latencies(&seen, &sent_at, total, "deposits")?;
-    stop_processor.store(true, Ordering::Release);
-    processing.await??;
-    let _ = std::fs::remove_dir_all(&state);
+    processor.stop().await?;
 
     // The projection alone: events written straight to the log, as the processor
     // would, at the same rate; from writing each to it answering a query.

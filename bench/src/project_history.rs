@@ -21,10 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use cpu_time::ProcessTime;
 use ledgerstream_infra::{Endpoints, probe};
-use ledgerstream_processor::{Processor, ProcessorConfig};
 use ledgerstream_producers::{CommandSender, commands};
 use ledgerstream_projections::checkpoint::Checkpoint;
 use ledgerstream_projections::history::{self, HistoryConfig, HistorySink, template};
@@ -34,13 +33,14 @@ use ledgerstream_projections::{
 use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
-use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
+use ledgerstream_runtime::topics::{self, Admin, TopicNames};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::RegistryClient;
-use ledgerstream_schemas::codec::{Codec, Setup};
-use ledgerstream_schemas::records::{AccountType, EventRecord};
+use ledgerstream_schemas::codec::Setup;
+use ledgerstream_schemas::records::EventRecord;
 
 use crate::measure::{self, Latencies, Run, load_average};
+use crate::setup;
 
 /// Flags of `ledgerstream-bench project-history`.
 #[derive(Debug, Clone, clap::Args)]
@@ -82,24 +82,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     probe_broker(&endpoints.broker).await?;
     probe::probe(&endpoints.search).await?;
     let brokers = endpoints.broker.address.clone();
-    let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let id = setup::run_id();
     let suffix = format!("-bench-{id}");
     let names = TopicNames::with_suffix(&suffix);
     let registry = RegistryClient::new(registry_from_env()?)?;
-    let codec = Arc::new(
-        Codec::connect(
-            &registry,
-            &[(Kind::Events, names.events.as_str())],
-            Setup::Register,
-        )
-        .await
-        .context("registering the schemas")?,
-    );
-    let decoder = Decoder {
-        codec: Arc::clone(&codec),
-        registry: registry.clone(),
-        runtime: tokio::runtime::Handle::current(),
-    };
+    let (codec, decoder) =
+        setup::codec(&registry, &[(Kind::Events, names.events.as_str())]).await?;
     let server = server_version(&endpoints.search.address).await;
 
     // One alias per phase: each reads its own index.
@@ -327,38 +315,10 @@ async fn live(
 ) -> anyhow::Result<Live> {
     let names = TopicNames::with_suffix(suffix);
     let admin = Admin::connect(brokers)?;
-    let layout = TopicsConfig {
-        partitions: args.partitions,
-        ..TopicsConfig::default()
-    };
-    topics::create(&admin, &layout.specs_named(&names)?)
-        .await?
-        .into_result()?;
-    let all = [
-        (Kind::Commands, names.commands.as_str()),
-        (Kind::Events, names.events.as_str()),
-        (Kind::Results, names.results.as_str()),
-    ];
-    let codec = Arc::new(Codec::connect(registry, &all, Setup::Register).await?);
-    let decoder = Decoder {
-        codec,
-        registry: registry.clone(),
-        runtime: tokio::runtime::Handle::current(),
-    };
-    let (stop, stop_processor) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-
-    let state = std::env::temp_dir().join(format!("ledgerstream{suffix}"));
-    let mut processor = ProcessorConfig::new(brokers.to_owned());
-    processor.topic_suffix = suffix.to_owned();
-    processor.group = format!("processor{suffix}");
-    processor.state_dir = state.clone();
-    let processing = {
-        let (decoder, stop) = (decoder.clone(), Arc::clone(&stop_processor));
-        tokio::task::spawn_blocking(move || Processor::run_embedded(processor, decoder, stop))
-    };
+    setup::create_topics(&admin, &names, args.partitions).await?;
+    let (_, decoder) = setup::codec(registry, &setup::pipeline_topics(&names)).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let processor = setup::EmbeddedProcessor::start(brokers, suffix, decoder.clone());
 
     let (sink, _) = HistorySink::connect(config, ProjectionMetrics::new()).await?;
     let mut runner = ProjectionConfig::new(brokers.to_owned(), format!("projection{suffix}"));
@@ -379,16 +339,7 @@ async fn live(
     let alias = config.indices().alias;
     let sender = CommandSender::connect(brokers, registry, &names.commands, Setup::LookUp).await?;
     let accounts = 100;
-    for i in 0..accounts {
-        let open = commands::open_account(
-            &format!("live-{i}"),
-            &format!("owner-{}", i / 4),
-            AccountType::Checking,
-            1_000_00,
-            "USD",
-        );
-        sender.send(&open).await?;
-    }
+    setup::open_live_accounts(&sender, accounts).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     while count(&client, &alias).await? < accounts as u64 {
         if Instant::now() > deadline {
@@ -446,11 +397,9 @@ async fn live(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let queued = sending.await??;
-    stop_processor.store(true, Ordering::Release);
+    processor.stop().await?;
     stop.store(true, Ordering::Release);
-    processing.await??;
     projecting.await??;
-    let _ = std::fs::remove_dir_all(&state);
     if !args.keep {
         topics::delete(&admin, &names.all()).await?;
     }

@@ -14,24 +14,22 @@
 //!
 //! The topics are deleted once `replay state` has read them.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use cpu_time::ProcessTime;
 use ledgerstream_domain::DEFAULT_IDEMPOTENCY_WINDOW;
 use ledgerstream_infra::Endpoints;
-use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
-use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
+use ledgerstream_runtime::topics::{self, Admin, TopicNames};
 use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::RegistryClient;
-use ledgerstream_schemas::codec::{Codec, Setup};
 use ledgerstream_schemas::records::EventRecord;
 use rdkafka::producer::{BaseRecord, Producer};
 
 use crate::measure::{Run, load_average, producer, send};
+use crate::setup;
 use ledgerstream_processor::rebuild::Rebuilds;
 
 #[derive(Debug, clap::Args)]
@@ -60,24 +58,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bail!("--partitions must be at least 1");
     }
     let endpoints = Endpoints::from_env();
-    let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let id = setup::run_id();
     let suffix = format!("-bench-{id}");
     let names = TopicNames::with_suffix(&suffix);
     let registry = RegistryClient::new(registry_from_env()?)?;
-    let codec = Arc::new(
-        Codec::connect(
-            &registry,
-            &[(Kind::Events, names.events.as_str())],
-            Setup::Register,
-        )
-        .await
-        .context("registering the schemas")?,
-    );
-    let decoder = Decoder {
-        codec: Arc::clone(&codec),
-        registry,
-        runtime: tokio::runtime::Handle::current(),
-    };
+    let (codec, decoder) =
+        setup::codec(&registry, &[(Kind::Events, names.events.as_str())]).await?;
 
     eprintln!(
         "encoding {} events over {} accounts ...",
@@ -168,13 +154,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         probe_broker(&endpoints.broker).await?;
         let brokers = endpoints.broker.address.clone();
         let admin = Admin::connect(&brokers)?;
-        let layout = TopicsConfig {
-            partitions,
-            ..TopicsConfig::default()
-        };
-        topics::create(&admin, &layout.specs_named(&names)?)
-            .await?
-            .into_result()?;
+        setup::create_topics(&admin, &names, partitions).await?;
         let count = args.kafka_events.min(records.len());
         eprintln!("producing {count} events to {} ...", names.events);
         let produced = {

@@ -96,9 +96,11 @@ impl OwnBroker {
         self.home.path().join("logs/broker.log")
     }
 
-    fn stack(&self, args: &[&str]) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/local/stack.sh");
-        let output = Command::new(&script)
+    /// `infra/local/stack.sh <args>` for this broker: its home, ports and
+    /// environment.
+    fn stack_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(stack_script());
+        command
             .args(args)
             .env("LEDGERSTREAM_HOME", self.home.path())
             .env("LEDGERSTREAM_BROKER_PORT", self.port.to_string())
@@ -106,9 +108,15 @@ impl OwnBroker {
                 "LEDGERSTREAM_CONTROLLER_PORT",
                 self.controller_port.to_string(),
             )
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    fn stack(&self, args: &[&str]) {
+        let output = self
+            .stack_command(args)
             .output()
-            .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+            .unwrap_or_else(|e| panic!("{}: {e}", stack_script().display()));
         assert!(
             output.status.success(),
             "`infra/local/stack.sh {}` for a test's own broker failed (the local stack \
@@ -120,18 +128,12 @@ impl OwnBroker {
     }
 }
 
+fn stack_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/local/stack.sh")
+}
+
 impl Drop for OwnBroker {
     fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/local/stack.sh");
-        let _ = Command::new(script)
-            .args(["down", "broker"])
-            .env("LEDGERSTREAM_HOME", self.home.path())
-            .env("LEDGERSTREAM_BROKER_PORT", self.port.to_string())
-            .env(
-                "LEDGERSTREAM_CONTROLLER_PORT",
-                self.controller_port.to_string(),
-            )
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output();
+        let _ = self.stack_command(&["down", "broker"]).output();
     }
 }

@@ -16,6 +16,12 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
+/// `LEDGERSTREAM_LOG` of the `ledgerstream` processes a test runs for long
+/// (processors, projectors, exporters): debug logs of the pipeline's crates,
+/// for the tails that failure messages show.
+pub const CHILD_LOG: &str =
+    "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug";
+
 /// Where the services under test are.
 pub fn endpoints() -> Endpoints {
     Endpoints::from_env()
@@ -99,6 +105,30 @@ fn debug_binary(package: &str) -> std::path::PathBuf {
         binary.display()
     );
     binary
+}
+
+/// A finished process's exit status, standard output and standard error, as
+/// text for a failure message.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Waits, off the runtime's threads, for `child` to exit, and returns its
+/// status and output. No deadline of its own: the command's own timeout bounds it.
+///
+/// # Panics
+///
+/// When its output cannot be read.
+pub async fn wait_output(child: std::process::Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("the waiting task")
+        .expect("the command's output")
 }
 
 /// A fresh, empty folder under the system's temporary folder, removed on drop.

@@ -1,14 +1,30 @@
 //! The event log as the truth read models are checked against: waiting until
-//! the processor has written all of it, and folding it.
+//! the processor has written all of it, and folding it; and the metadata of
+//! events a test writes by hand.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use ledgerstream_schemas::records::EventRecord;
+use ledgerstream_schemas::records::{EventMetadata, EventRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::pipeline::Pipeline;
+
+/// The metadata of an event a test writes by hand: `account_id` at `version`,
+/// occurred a second per version after a fixed instant, with fresh random
+/// event, command, correlation and causation ids.
+pub fn metadata(account_id: &str, version: i64) -> EventMetadata {
+    EventMetadata {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        account_id: account_id.to_owned(),
+        version,
+        occurred_at: 1_763_700_000_000 + version * 1_000,
+        command_id: uuid::Uuid::new_v4().to_string(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        causation_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
 
 /// Waits until the processor has committed every command of the commands topic
 /// (follow-up credits and refunds included), and nothing new arrived for 3 s: the
@@ -96,6 +112,19 @@ pub struct Fold {
     pub by_event: HashMap<String, (String, u64, Option<i64>)>,
 }
 
+/// The balance after `event`, when it has one (every event but a closing).
+pub fn balance_after(event: &EventRecord) -> Option<i64> {
+    match event {
+        EventRecord::AccountOpened(e) => Some(e.balance_after_minor),
+        EventRecord::MoneyDeposited(e) => Some(e.balance_after_minor),
+        EventRecord::MoneyWithdrawn(e) => Some(e.balance_after_minor),
+        EventRecord::TransferDebited(e) => Some(e.balance_after_minor),
+        EventRecord::TransferCredited(e) => Some(e.balance_after_minor),
+        EventRecord::TransferRefunded(e) => Some(e.balance_after_minor),
+        EventRecord::AccountClosed(_) => None,
+    }
+}
+
 /// Folds every event of the pipeline's events topic.
 pub async fn fold_the_log(pipeline: &Pipeline) -> Fold {
     let records = pipeline.read_all(&pipeline.topics.events);
@@ -104,15 +133,7 @@ pub async fn fold_the_log(pipeline: &Pipeline) -> Fold {
         let meta = event.metadata();
         fold.events += 1;
         fold.event_ids.insert(meta.event_id.clone());
-        let after = match &event {
-            EventRecord::AccountOpened(e) => Some(e.balance_after_minor),
-            EventRecord::MoneyDeposited(e) => Some(e.balance_after_minor),
-            EventRecord::MoneyWithdrawn(e) => Some(e.balance_after_minor),
-            EventRecord::TransferDebited(e) => Some(e.balance_after_minor),
-            EventRecord::TransferCredited(e) => Some(e.balance_after_minor),
-            EventRecord::TransferRefunded(e) => Some(e.balance_after_minor),
-            EventRecord::AccountClosed(_) => None,
-        };
+        let after = balance_after(&event);
         let entry = fold
             .balances
             .entry(meta.account_id.clone())

@@ -18,7 +18,18 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use crate::workload::PacedSend;
 use crate::{TempDir, ledgerstream_bin, require, unique_name};
+
+/// How [`Pipeline::spawn_child`] opens a process's log.
+#[derive(Debug, Clone, Copy)]
+enum Log {
+    /// Anew: a processor started again under its name starts a new log.
+    Create,
+    /// After what is there: a projector started again under its name goes on
+    /// with the log of the one before.
+    Append,
+}
 
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
@@ -130,25 +141,11 @@ impl Pipeline {
     /// `port`.
     pub fn spawn_processor_on_port(&self, name: &str, port: u16, extra: &[&str]) -> ProcessorChild {
         let state_dir = self.state.path().join(name);
-        let log = self.state.path().join(format!("{name}.log"));
-        let log_file = std::fs::File::create(&log).expect("processor log");
-        let child = Command::new(ledgerstream_bin())
-            .arg("process")
-            .arg(format!("--topic-suffix={}", self.suffix))
-            .args(["--group", &format!("processor{}", self.suffix)])
-            .arg("--state-dir")
-            .arg(&state_dir)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
-            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
-            .env_remove("RUST_BACKTRACE")
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("start ledgerstream process");
-        ProcessorChild { child, port, log }
+        let group = format!("processor{}", self.suffix);
+        let state_dir = state_dir.to_str().expect("a UTF-8 temporary folder");
+        let mut args = vec!["process", "--group", &group, "--state-dir", state_dir];
+        args.extend_from_slice(extra);
+        self.spawn_child(name, port, &args, &[], Log::Create)
     }
 
     /// Every committed record of `topic`, all partitions, up to the end: what a
@@ -270,31 +267,20 @@ impl ProcessorChild {
         Some((status, response.text().await.unwrap_or_default()))
     }
 
-    /// Waits until `/health` answers 200.
+    /// Waits until `/health` answers 200, asking every 200 ms.
+    ///
+    /// # Panics
+    ///
+    /// When the process exits, or after `timeout`, with its log.
     pub async fn wait_ready(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some((200, _)) = self.health().await {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "processor exited ({status}) before it was ready; log:\n{}",
-                    self.log_tail()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "processor not ready after {timeout:?}; health {:?}; log:\n{}",
-                self.health().await,
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.wait_health("readiness (/health 200)", timeout, |status, _| {
+            status == 200
+        })
+        .await;
     }
 
     /// Waits until `/health` answers with a status and body that `wanted` accepts
-    /// (`what` names it in the failure), and returns them.
+    /// (`what` names it in the failure), asking every 200 ms, and returns them.
     ///
     /// # Panics
     ///
@@ -349,17 +335,11 @@ impl ProcessorChild {
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        self.wait_exit(timeout)
     }
 
-    /// Waits up to `timeout` for the process to exit by itself.
+    /// Waits up to `timeout` for the process to exit by itself, looking every
+    /// 100 ms.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
@@ -391,11 +371,76 @@ impl ProcessorChild {
         assert!(status.success(), "kill {signal} {} failed", self.child.id());
     }
 
+    /// SIGTERM, then waits up to `timeout` for the process to exit.
+    ///
+    /// # Panics
+    ///
+    /// When it has not exited with success within `timeout`, with its log.
+    pub fn assert_clean_exit(&mut self, timeout: Duration) {
+        let status = self.terminate(timeout);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "no clean exit within {timeout:?} of SIGTERM: {status:?}\n{}",
+            self.log_tail()
+        );
+    }
+
     /// SIGKILL: a crash.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// SIGKILL as soon as `mid_flush` answers true — a projector's batch is
+    /// written and its checkpoint not yet — asking it again and again for
+    /// `patience`; after that, SIGKILL at once. Whether the kill landed mid-flush.
+    pub async fn kill_mid_flush<F>(
+        &mut self,
+        patience: Duration,
+        mut mid_flush: impl FnMut() -> F,
+    ) -> bool
+    where
+        F: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if mid_flush().await {
+                self.kill();
+                return true;
+            }
+        }
+        self.kill();
+        false
+    }
+}
+
+/// Three crashes of `projector` under `sender`'s load: once 700, 1,400 and 2,100
+/// commands are sent, a SIGKILL as [`ProcessorChild::kill_mid_flush`] does it
+/// (with 10 s of patience for `mid_flush`), then a restart at once with
+/// `restart`, as a supervisor would (the broker hands the killed member's
+/// partitions on when its session expires). How many kills landed mid-flush.
+pub async fn kill_three_times_mid_flush<F, R>(
+    projector: &mut ProcessorChild,
+    sender: &PacedSend,
+    mut mid_flush: impl FnMut() -> F,
+    mut restart: impl FnMut() -> R,
+) -> usize
+where
+    F: std::future::Future<Output = bool>,
+    R: std::future::Future<Output = ProcessorChild>,
+{
+    let mut landed = 0;
+    for kill in 1..=3 {
+        sender.wait_sent(kill * 700).await;
+        if projector
+            .kill_mid_flush(Duration::from_secs(10), &mut mid_flush)
+            .await
+        {
+            landed += 1;
+        }
+        *projector = restart().await;
+    }
+    landed
 }
 
 impl Drop for ProcessorChild {
@@ -454,32 +499,17 @@ impl Pipeline {
         port: u16,
         extra: &[&str],
     ) -> ProcessorChild {
-        let log = self.state.path().join(format!("{name}.log"));
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("projector log");
-        let child = Command::new(ledgerstream_bin())
-            .args(["project", "clickhouse"])
-            .arg(format!("--topic-suffix={}", self.suffix))
-            .args(["--table-suffix", table_suffix])
-            .args(["--group", &format!("projector{}", self.suffix)])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
-            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
-            .env(
-                "LEDGERSTREAM_CLICKHOUSE_URL",
-                &crate::endpoints().clickhouse.address,
-            )
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
-            .env_remove("RUST_BACKTRACE")
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("start ledgerstream project");
-        ProcessorChild { child, port, log }
+        let group = format!("projector{}", self.suffix);
+        let mut args = vec![
+            "project",
+            "clickhouse",
+            "--table-suffix",
+            table_suffix,
+            "--group",
+            &group,
+        ];
+        args.extend_from_slice(extra);
+        self.spawn_child(name, port, &args, &[], Log::Append)
     }
 
     /// Starts `ledgerstream project` for this pipeline with `args` (the
@@ -517,16 +547,58 @@ impl Pipeline {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> ProcessorChild {
-        let port = free_port();
-        let log = self.state.path().join(format!("{name}.log"));
+        let mut all = vec!["project"];
+        all.extend_from_slice(args);
+        self.spawn_child(name, free_port(), &all, env, Log::Append)
+    }
+
+    /// `ledgerstream <args>` with this pipeline's broker and registry, and the
+    /// ClickHouse and search server of [`endpoints`](crate::endpoints), in its
+    /// environment; warnings logged; standard output and error piped. Not
+    /// started: the caller adds what its command needs (`--topic-suffix` too).
+    pub fn ledgerstream(&self, args: &[&str]) -> Command {
+        self.command(ledgerstream_bin(), args)
+    }
+
+    /// [`ledgerstream`](Self::ledgerstream), for the binary at `binary` (the
+    /// bench's load generator takes the same environment).
+    pub fn command(&self, binary: PathBuf, args: &[&str]) -> Command {
+        let endpoints = crate::endpoints();
+        let mut command = Command::new(binary);
+        command
+            .args(args)
+            .env("LEDGERSTREAM_BROKERS", &self.broker.address)
+            .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
+            .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
+            .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
+            .env("LEDGERSTREAM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// `ledgerstream <args>` started for a long run, named `name`: the topic
+    /// suffix, `/metrics` and `/health` on `port`, every service's address in its
+    /// environment (`env` over them), debug logs of the pipeline's crates to
+    /// `<name>.log` in the pipeline's folder.
+    fn spawn_child(
+        &self,
+        name: &str,
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: Log,
+    ) -> ProcessorChild {
+        let path = self.state.path().join(format!("{name}.log"));
         let log_file = std::fs::OpenOptions::new()
             .create(true)
-            .append(true)
-            .open(&log)
-            .expect("projector log");
+            .write(true)
+            .append(matches!(log, Log::Append))
+            .truncate(matches!(log, Log::Create))
+            .open(&path)
+            .expect("a log file");
         let endpoints = crate::endpoints();
         let child = Command::new(ledgerstream_bin())
-            .arg("project")
             .args(args)
             .arg(format!("--topic-suffix={}", self.suffix))
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -534,14 +606,18 @@ impl Pipeline {
             .env("LEDGERSTREAM_REGISTRY_URL", &self.registry.config().url)
             .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
             .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
+            .env("LEDGERSTREAM_LOG", crate::CHILD_LOG)
             .envs(env.iter().copied())
             .env_remove("RUST_BACKTRACE")
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
-            .expect("start ledgerstream project");
-        ProcessorChild { child, port, log }
+            .unwrap_or_else(|e| panic!("start ledgerstream {}: {e}", args.join(" ")));
+        ProcessorChild {
+            child,
+            port,
+            log: path,
+        }
     }
 
     /// Writes one record straight to `topic` (records no processor would write:

@@ -14,20 +14,19 @@
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledgerstream_infra::Service;
 use ledgerstream_producers::commands;
-use ledgerstream_projections::clickhouse::{ClickHouseConfig, Tables, client, schema};
-use ledgerstream_projections::history::{self, HistoryConfig, template};
 use ledgerstream_schemas::records::{AccountType, Channel};
+use ledgerstream_tests::TempDir;
+use ledgerstream_tests::clickhouse::TableSet;
+use ledgerstream_tests::history::HistoryIndex;
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::{Pipeline, free_port};
 use ledgerstream_tests::prometheus::OwnPrometheus;
 use ledgerstream_tests::workload::{mix, opens};
-use ledgerstream_tests::{TempDir, ledgerstream_bin, require, unique_name};
 use serde_json::{Value, json};
 
 /// Accounts the load writes all along.
@@ -36,75 +35,17 @@ const LIVE: usize = 30;
 /// Accounts that are corrupted: opened, two deposits, then nothing more.
 const QUIET: [&str; 5] = ["quiet-1", "quiet-2", "quiet-3", "quiet-4", "quiet-5"];
 
-struct Search {
-    url: String,
-    alias: String,
-    checkpoints: String,
-    http: reqwest::Client,
-}
-
-impl Search {
-    async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}/{path}", self.url))
-            .timeout(Duration::from_secs(30));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect(path);
-        let status = response.status();
-        let answer: Value = response.json().await.expect("a JSON answer");
-        assert!(status.is_success(), "{path}: {status} {answer}");
-        answer
-    }
-
-    /// The documents of `account`, `_id` and `_source`, by version.
-    async fn documents(&self, account: &str) -> Vec<Value> {
-        let body = json!({
-            "size": 100,
-            "query": { "term": { "account_id": account } },
-            "sort": [{ "version": "asc" }],
-        });
-        let path = format!("{}/_search", self.alias);
-        let answer = self.request(reqwest::Method::POST, &path, Some(body)).await;
-        answer["hits"]["hits"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-/// What the test made in ClickHouse and the search server, removed when it
-/// goes (also when the test fails).
-struct Made {
-    ch: clickhouse::Client,
-    tables: Tables,
-    search: HistoryConfig,
-}
-
-impl Drop for Made {
-    fn drop(&mut self) {
-        let (ch, tables, search) = (self.ch.clone(), self.tables.clone(), self.search.clone());
-        // On a thread of its own: the test's runtime may be gone or busy.
-        let removed = std::thread::spawn(move || -> Result<(), String> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime
-                .block_on(schema::drop_all(&ch, &tables))
-                .map_err(|e| e.to_string())?;
-            let client = history::client(&search).map_err(|e| e.to_string())?;
-            runtime
-                .block_on(template::delete_all(&client, &search.indices()))
-                .map_err(|e| e.to_string())
-        })
-        .join();
-        if !matches!(removed, Ok(Ok(()))) {
-            eprintln!("removing the test's tables and indices failed: {removed:?}");
-        }
-    }
+/// The history documents of `account`, `_id` and `_source`, by version.
+async fn documents_of(search: &HistoryIndex, account: &str) -> Vec<Value> {
+    let body = json!({
+        "size": 100,
+        "query": { "term": { "account_id": account } },
+        "sort": [{ "version": "asc" }],
+    });
+    search.search(body).await["hits"]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// `ledgerstream audit --serve` on a free port; killed when dropped.
@@ -116,13 +57,12 @@ struct Auditor {
 }
 
 impl Auditor {
-    fn start(pipeline: &Pipeline, table_suffix: &str, search: &Search) -> Self {
-        let endpoints = ledgerstream_tests::endpoints();
+    fn start(pipeline: &Pipeline, table_suffix: &str, search: &HistoryIndex) -> Self {
         let home = TempDir::new("auditor");
         let log = home.path().join("auditor.log");
         let port = free_port();
-        let child = Command::new(ledgerstream_bin())
-            .args([
+        let child = pipeline
+            .ledgerstream(&[
                 "audit",
                 "--serve",
                 "--interval",
@@ -133,12 +73,8 @@ impl Auditor {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg(format!("--topic-suffix={}", pipeline.suffix))
             .args(["--table-suffix", table_suffix])
-            .args(["--history-index", &search.alias])
-            .args(["--history-checkpoint-index", &search.checkpoints])
-            .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-            .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-            .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
-            .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
+            .args(["--history-index", &search.indices.alias])
+            .args(["--history-checkpoint-index", &search.indices.checkpoints])
             .env("LEDGERSTREAM_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("auditor log"))
@@ -194,23 +130,20 @@ impl Drop for Auditor {
 
 /// `ledgerstream audit` with `args`, on this test's topics, tables and indices:
 /// its exit code and its JSON report.
-fn audit(pipeline: &Pipeline, table_suffix: &str, search: &Search, args: &[&str]) -> (i32, Value) {
-    let endpoints = ledgerstream_tests::endpoints();
-    let output = Command::new(ledgerstream_bin())
-        .arg("audit")
+fn audit(
+    pipeline: &Pipeline,
+    table_suffix: &str,
+    search: &HistoryIndex,
+    args: &[&str],
+) -> (i32, Value) {
+    let output = pipeline
+        .ledgerstream(&["audit"])
         .args(args)
         .args(["--output", "json", "--examples", "20"])
         .arg(format!("--topic-suffix={}", pipeline.suffix))
         .args(["--table-suffix", table_suffix])
-        .args(["--history-index", &search.alias])
-        .args(["--history-checkpoint-index", &search.checkpoints])
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-        .env("LEDGERSTREAM_CLICKHOUSE_URL", &endpoints.clickhouse.address)
-        .env("LEDGERSTREAM_SEARCH_URL", &endpoints.search.address)
-        .env("LEDGERSTREAM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .args(["--history-index", &search.indices.alias])
+        .args(["--history-checkpoint-index", &search.indices.checkpoints])
         .output()
         .expect("run ledgerstream audit");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -244,27 +177,11 @@ fn divergent(report: &Value, read_model: &str, after: bool) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_clean() {
     let pipeline = Arc::new(Pipeline::new(3).await);
-    let clickhouse = require(Service::ClickHouse).await;
-    let search_endpoint = require(Service::Search).await;
-    let name = unique_name("audit");
-    let search = Search {
-        url: search_endpoint.address.clone(),
-        alias: name.clone(),
-        checkpoints: format!("checkpoints-{name}"),
-        http: reqwest::Client::new(),
-    };
-    let table_suffix = unique_name("t");
-    let mut tables_config = ClickHouseConfig::new(clickhouse.address.clone());
-    tables_config.table_suffix = table_suffix.clone();
-    let (ch, tables) = (client(&tables_config), tables_config.tables());
-    let mut search_config = HistoryConfig::new(search_endpoint.address.clone());
-    search_config.index = search.alias.clone();
-    search_config.checkpoint_index = search.checkpoints.clone();
-    let _made = Made {
-        ch: ch.clone(),
-        tables: tables.clone(),
-        search: search_config,
-    };
+    // Both removed when they go (also when the test fails).
+    let set = TableSet::new().await;
+    let search = HistoryIndex::new().await;
+    let table_suffix = set.suffix.clone();
+    let (ch, tables) = (&set.client, &set.tables);
 
     let _processor = pipeline
         .processor("processor", &["--batch-commands", "100"])
@@ -283,9 +200,9 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
                 "--batch-millis",
                 "100",
                 "--history-index",
-                &search.alias,
+                &search.indices.alias,
                 "--history-checkpoint-index",
-                &search.checkpoints,
+                &search.indices.checkpoints,
             ],
         )
         .await;
@@ -344,7 +261,7 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
         let mut documents = 0;
         if states == QUIET.len() as u64 {
             for account in QUIET {
-                documents += search.documents(account).await.len();
+                documents += documents_of(&search, account).await.len();
             }
         }
         if documents == 3 * QUIET.len() {
@@ -413,8 +330,8 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
 
     // History: quiet-4 loses a document, quiet-5 gets one no event made,
     // quiet-2's withdrawal shows another balance at its own version.
-    let concrete = format!("{}-v1", search.alias);
-    let quiet_4 = search.documents("quiet-4").await;
+    let concrete = format!("{}-v1", search.indices.alias);
+    let quiet_4 = documents_of(&search, "quiet-4").await;
     let dropped = quiet_4[1]["_id"].as_str().unwrap();
     search
         .request(
@@ -423,7 +340,7 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
             None,
         )
         .await;
-    let mut made_up = search.documents("quiet-5").await[1]["_source"].clone();
+    let mut made_up = documents_of(&search, "quiet-5").await[1]["_source"].clone();
     made_up["event_id"] = json!("made-up");
     made_up["version"] = json!(2);
     search
@@ -433,7 +350,7 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
             Some(made_up),
         )
         .await;
-    let quiet_2 = search.documents("quiet-2").await;
+    let quiet_2 = documents_of(&search, "quiet-2").await;
     let changed = quiet_2[2]["_id"].as_str().unwrap();
     search
         .request(
@@ -517,7 +434,8 @@ async fn the_audit_names_exactly_the_corrupted_accounts_and_the_repair_makes_it_
     let (code, last) = audit(&pipeline, &table_suffix, &search, &["--all"]);
     assert_eq!(code, 0, "after the load: {last}");
 
-    // The tables and indices go with `_made`, the processes with their handles.
+    // The tables and indices go with `set` and `search`, the processes with
+    // their handles.
     drop(projector);
     ledgerstream_tests::delete_topics(&pipeline.broker.address, &pipeline.topics.all()).await;
 }

@@ -11,13 +11,13 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use ledgerstream_projections::clickhouse::{ClickHouseConfig, client, schema};
 use ledgerstream_tests::pipeline::free_port;
 use ledgerstream_tests::tls::Certificates;
-use ledgerstream_tests::{TempDir, unique_name};
+use ledgerstream_tests::{TempDir, ledgerstream_bin, unique_name};
 
 /// A ClickHouse started by the project's scripts in a folder of its own, with HTTPS;
 /// stopped when dropped.
@@ -83,19 +83,6 @@ impl Drop for OwnClickHouse {
     }
 }
 
-fn binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("debug/ledgerstream");
-    assert!(
-        binary.exists(),
-        "{} is missing; build it with `cargo build -p ledgerstream` (`make test` does)",
-        binary.display()
-    );
-    binary
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_projection_reaches_clickhouse_over_https_with_a_private_ca() {
     let certificates = Certificates::make("clickhouse");
@@ -142,7 +129,7 @@ async fn the_projection_reaches_clickhouse_over_https_with_a_private_ca() {
     // The binary's probe, configured as a deployment is: URL and CA from the
     // environment.
     let probe = |ca: Option<&Path>| {
-        let mut run = Command::new(binary());
+        let mut run = Command::new(ledgerstream_bin());
         run.args(["services", "clickhouse"])
             .env("LEDGERSTREAM_CLICKHOUSE_URL", clickhouse.url())
             .env("NO_COLOR", "1");

@@ -733,7 +733,7 @@ impl LagExporter {
                 &format!("127.0.0.1:{LAG_PORT}"),
             ])
             .args(["--group", group, "--interval", "2"])
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
+            .env("LEDGERSTREAM_LOG", ledgerstream_tests::CHILD_LOG)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("exporter log"))
             .spawn()

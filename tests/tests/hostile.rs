@@ -20,13 +20,13 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use clickhouse::sql::Identifier;
-use ledgerstream_infra::Service;
 use ledgerstream_producers::commands;
 use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::limits::{MAX_ACCOUNT_ID_BYTES, MAX_TEXT_BYTES};
 use ledgerstream_tests::clickhouse::TableSet;
+use ledgerstream_tests::history::HistoryIndex;
+use ledgerstream_tests::output_text;
 use ledgerstream_tests::pipeline::Pipeline;
-use ledgerstream_tests::{endpoints, ledgerstream_bin, require, unique_name};
 use serde_json::{Value, json};
 
 /// Account (and owner) ids no system along the way may change or choke on.
@@ -64,109 +64,19 @@ fn hostile_reference(seed: &str) -> String {
     )
 }
 
-/// A random history alias, its indices deleted on drop.
-struct History {
-    url: String,
-    alias: String,
-    checkpoints: String,
-}
-
-impl History {
-    async fn new() -> Self {
-        let endpoint = require(Service::Search).await;
-        let alias = unique_name("hostile");
-        Self {
-            url: endpoint.address,
-            checkpoints: format!("checkpoints-{alias}"),
-            alias,
-        }
-    }
-
-    fn flags(&self) -> [&str; 4] {
-        [
-            "--history-index",
-            &self.alias,
-            "--history-checkpoint-index",
-            &self.checkpoints,
-        ]
-    }
-}
-
-impl Drop for History {
-    fn drop(&mut self) {
-        let paths = [
-            format!("{}/{}-*", self.url, self.alias),
-            format!("{}/{}", self.url, self.checkpoints),
-            format!("{}/_index_template/{}", self.url, self.alias),
-        ];
-        // On a thread of its own: the test's runtime may be gone or busy.
-        let deleted = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let http = reqwest::Client::new();
-                for path in paths {
-                    let response = http
-                        .delete(&path)
-                        .timeout(Duration::from_secs(30))
-                        .send()
-                        .await
-                        .map_err(std::io::Error::other)?;
-                    let status = response.status().as_u16();
-                    if !(200..300).contains(&status) && status != 404 {
-                        return Err(std::io::Error::other(format!("{path}: {status}")));
-                    }
-                }
-                Ok(())
-            })
-        })
-        .join();
-        if !matches!(deleted, Ok(Ok(()))) {
-            eprintln!("deleting the indices of {} failed: {deleted:?}", self.alias);
-        }
-    }
-}
-
-/// `ledgerstream <args>` against the pipeline, the table set and the alias.
-fn ledgerstream(pipeline: &Pipeline, history: &History, args: &[&str]) -> Command {
-    let mut command = Command::new(ledgerstream_bin());
+/// `ledgerstream <args>` against the pipeline, reading standard input.
+fn ledgerstream(pipeline: &Pipeline, args: &[&str]) -> Command {
+    let mut command = pipeline.ledgerstream(args);
+    command.stdin(Stdio::piped());
     command
-        .args(args)
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-        .env(
-            "LEDGERSTREAM_CLICKHOUSE_URL",
-            &endpoints().clickhouse.address,
-        )
-        .env("LEDGERSTREAM_SEARCH_URL", &history.url)
-        .env("LEDGERSTREAM_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// `produce --wait --output json` with `lines` on standard input: the exit
 /// code and one object per command.
-fn produce(
-    pipeline: &Pipeline,
-    history: &History,
-    lines: &[Value],
-) -> (Option<i32>, Vec<Value>, Output) {
+fn produce(pipeline: &Pipeline, lines: &[Value]) -> (Option<i32>, Vec<Value>, Output) {
     let suffix = format!("--topic-suffix={}", pipeline.suffix);
     let mut child = ledgerstream(
         pipeline,
-        history,
         &["produce", "--wait", "--output", "json", &suffix],
     )
     .spawn()
@@ -194,7 +104,7 @@ fn produce(
 fn query(
     pipeline: &Pipeline,
     set: &TableSet,
-    history: &History,
+    history: &HistoryIndex,
     what: &str,
     account: &str,
     min_version: u64,
@@ -212,14 +122,19 @@ fn query(
         "--output",
         "json",
     ];
+    let flags = history.flags();
     if what == "account" {
         args.extend(["--table-suffix", &set.suffix, "--events", "50"]);
     } else {
-        args.extend(history.flags());
+        args.extend(flags.iter().map(String::as_str));
     }
     args.extend(["--", account]);
-    let output = ledgerstream(pipeline, history, &args).output().unwrap();
-    assert!(output.status.success(), "query {what}: {}", text(&output));
+    let output = ledgerstream(pipeline, &args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "query {what}: {}",
+        output_text(&output)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -227,7 +142,7 @@ fn query(
 async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
     let pipeline = Pipeline::new(1).await;
     let set = TableSet::new().await;
-    let history = History::new().await;
+    let history = HistoryIndex::new().await;
     let _processor = pipeline
         .processor("processor", &["--batch-millis", "10"])
         .await;
@@ -236,7 +151,8 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
         .await;
     let group = format!("history{}", pipeline.suffix);
     let mut args = vec!["history", "--group", &group, "--batch-millis", "50"];
-    args.extend(history.flags());
+    let flags = history.flags();
+    args.extend(flags.iter().map(String::as_str));
     let search = pipeline.project("history", &args).await;
 
     // Each account is opened by an owner of the same name, gets a deposit and
@@ -262,15 +178,15 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
             "reference": transfer_reference(i)}),
         );
     }
-    let (code, objects, output) = produce(&pipeline, &history, &lines);
+    let (code, objects, output) = produce(&pipeline, &lines);
     assert_eq!(
         code,
         Some(0),
         "{}\n{}",
-        text(&output),
+        output_text(&output),
         clickhouse.log_tail()
     );
-    assert_eq!(objects.len(), lines.len(), "{}", text(&output));
+    assert_eq!(objects.len(), lines.len(), "{}", output_text(&output));
     for (object, id) in objects.iter().zip(senders) {
         assert_eq!(object["status"], "accepted", "{object}");
         assert_eq!(object["account_id"].as_str(), Some(id.as_str()), "{object}");
@@ -375,12 +291,12 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
         json!({"command": "transfer", "from": &ids[0], "to": &long, "amount": "1.00"}),
         json!({"command": "close", "account": &ids[0], "reason": &long}),
     ];
-    let (code, objects, output) = produce(&pipeline, &history, &refused);
+    let (code, objects, output) = produce(&pipeline, &refused);
     assert_eq!(
         code,
         Some(4),
         "invalid input is exit code 4: {}",
-        text(&output)
+        output_text(&output)
     );
     let answers: Vec<(&str, Option<&str>, &str)> = objects
         .iter()
@@ -428,7 +344,7 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
             format!("CloseAccount.reason is {long_bytes} bytes long; the limit is 1024"),
         ),
     ];
-    assert_eq!(answers.len(), expected.len(), "{}", text(&output));
+    assert_eq!(answers.len(), expected.len(), "{}", output_text(&output));
     for ((status, reason, message), (want_status, want_reason, want_message)) in
         answers.iter().zip(&expected)
     {
@@ -436,7 +352,7 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
             (*status, *reason),
             (*want_status, *want_reason),
             "{}",
-            text(&output)
+            output_text(&output)
         );
         assert!(
             message.contains(want_message.as_str()),
@@ -479,10 +395,9 @@ async fn hostile_text_comes_back_unchanged_or_is_refused_with_its_reason() {
     // version 4 once a later deposit shows, and no row holds the long text.
     let (code, _, output) = produce(
         &pipeline,
-        &history,
         &[json!({"command": "deposit", "account": &ids[0], "amount": "1.00"})],
     );
-    assert_eq!(code, Some(0), "{}", text(&output));
+    assert_eq!(code, Some(0), "{}", output_text(&output));
     let account = query(&pipeline, &set, &history, "account", &ids[0], 5);
     assert_eq!(account["version"], 5, "{account}");
     let page = query(&pipeline, &set, &history, "history", &ids[0], 5);

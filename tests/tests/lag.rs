@@ -394,7 +394,7 @@ impl Exporter {
             .args(["lag", "--serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .env("LEDGERSTREAM_BROKERS", brokers)
-            .env("LEDGERSTREAM_LOG", "info,ledgerstream_processor=debug,ledgerstream_projections=debug,ledgerstream_lag=debug")
+            .env("LEDGERSTREAM_LOG", ledgerstream_tests::CHILD_LOG)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("exporter log"))
             .spawn()

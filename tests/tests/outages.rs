@@ -170,13 +170,20 @@ async fn retries(projector: &ProcessorChild, projection: &str) -> f64 {
         .sum()
 }
 
-/// SIGTERM: a clean exit within 10 s.
-fn assert_clean_exit(projector: &mut ProcessorChild) {
-    let status = projector.terminate(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
-        projector.log_tail()
+/// The end of a projection's outage: it counted retries, SIGTERM makes it exit
+/// cleanly within 10 s, and the figures are printed.
+async fn retried_then_exits(
+    projector: &mut ProcessorChild,
+    projection: &str,
+    (sent, events): (usize, usize),
+    started: Instant,
+) {
+    let retries = retries(projector, projection).await;
+    assert!(retries > 0.0, "no retry counted");
+    projector.assert_clean_exit(Duration::from_secs(10));
+    println!(
+        "{sent} commands, {events} events, {retries} retries; {:?} in all",
+        started.elapsed()
     );
 }
 
@@ -217,14 +224,7 @@ async fn clickhouse_stopped_under_load_the_projection_waits_and_skips_nothing() 
     wait_until_projected(&set, &set.tables.events, fold.events, &projector).await;
     assert_equals_fold(&set, &set.tables, &fold).await;
 
-    let retries = retries(&projector, "clickhouse").await;
-    assert!(retries > 0.0, "no retry counted");
-    assert_clean_exit(&mut projector);
-    println!(
-        "{sent} commands, {} events, {retries} retries; {:?} in all",
-        fold.events,
-        started.elapsed()
-    );
+    retried_then_exits(&mut projector, "clickhouse", (sent, fold.events), started).await;
 }
 
 /// The search engine stopped under load: the history projection retries with
@@ -263,14 +263,7 @@ async fn search_engine_stopped_under_load_the_history_waits_and_skips_nothing() 
     index.wait_until_projected(fold.events, &projector).await;
     index.assert_equals_fold(&fold).await;
 
-    let retries = retries(&projector, "history").await;
-    assert!(retries > 0.0, "no retry counted");
-    assert_clean_exit(&mut projector);
-    println!(
-        "{sent} commands, {} events, {retries} retries; {:?} in all",
-        fold.events,
-        started.elapsed()
-    );
+    retried_then_exits(&mut projector, "history", (sent, fold.events), started).await;
 }
 
 /// The registry stopped under load: the producers library and the processor go on
@@ -446,8 +439,8 @@ async fn broker_stopped_under_load_every_component_reconnects_by_itself() {
             child.log_tail()
         );
     }
-    assert_clean_exit(&mut projector);
-    assert_clean_exit(&mut processor);
+    projector.assert_clean_exit(Duration::from_secs(10));
+    processor.assert_clean_exit(Duration::from_secs(10));
     println!(
         "{sent} commands, {} events; {:?} in all",
         fold.events,

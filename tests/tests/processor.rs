@@ -12,6 +12,7 @@ use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
     AccountType, Channel, CommandRecord, EventRecord, ResultRecord,
 };
+use ledgerstream_tests::log::balance_after;
 use ledgerstream_tests::pipeline::Pipeline;
 
 /// Results by command id, once every command in `expected` has one.
@@ -58,15 +59,7 @@ async fn balances(pipeline: &Pipeline) -> (HashMap<String, i64>, Vec<EventRecord
             Some(account.as_str()),
             "events are keyed by account id"
         );
-        let after = match &event {
-            EventRecord::AccountOpened(e) => Some(e.balance_after_minor),
-            EventRecord::MoneyDeposited(e) => Some(e.balance_after_minor),
-            EventRecord::MoneyWithdrawn(e) => Some(e.balance_after_minor),
-            EventRecord::TransferDebited(e) => Some(e.balance_after_minor),
-            EventRecord::TransferCredited(e) => Some(e.balance_after_minor),
-            EventRecord::TransferRefunded(e) => Some(e.balance_after_minor),
-            EventRecord::AccountClosed(_) => None,
-        };
+        let after = balance_after(&event);
         if let Some(after) = after {
             balances.insert(account, after);
         }
@@ -216,12 +209,7 @@ async fn the_rules_end_to_end_with_dead_letters_and_a_clean_stop() {
     );
 
     let started = Instant::now();
-    let status = processor.terminate(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
-        processor.log_tail()
-    );
+    processor.assert_clean_exit(Duration::from_secs(10));
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 

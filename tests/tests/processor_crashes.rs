@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ledgerstream_producers::commands;
@@ -18,42 +17,21 @@ use ledgerstream_schemas::records::{
     AccountType, Channel, CommandRecord, EventRecord, ResultRecord,
 };
 use ledgerstream_tests::pipeline::Pipeline;
+use ledgerstream_tests::workload::{Mix, PacedSend, account, mix_of};
 
 const ACCOUNTS: usize = 24;
 
-fn account(i: usize) -> String {
-    format!("acc-{i:03}")
-}
-
 /// A deterministic mix of deposits, withdrawals and transfers (some invalid).
 fn workload(count: usize) -> Vec<CommandRecord> {
-    let mut seed: u64 = 0x5EED;
-    let mut next = move |n: usize| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as usize % n
-    };
-    (0..count)
-        .map(|_| {
-            let from = account(next(ACCOUNTS));
-            let amount = (next(500) as i64 + 1) * 100;
-            match next(10) {
-                0..=3 => commands::deposit(&from, amount, "USD"),
-                4..=6 => commands::withdraw(&from, amount, "USD", Channel::Api),
-                _ => commands::transfer(&from, &account(next(ACCOUNTS + 2)), amount, "USD"),
-            }
-        })
-        .collect()
-}
-
-async fn send_all(pipeline: &Pipeline, commands: &[CommandRecord], sent: &AtomicUsize) {
-    for command in commands {
-        pipeline.sender.send(command).await.expect("send");
-        sent.fetch_add(1, Ordering::Relaxed);
-        // About 400 commands a second: the crashes land mid-stream.
-        tokio::time::sleep(Duration::from_micros(2_500)).await;
-    }
+    mix_of(
+        count,
+        ACCOUNTS,
+        Mix {
+            seed: 0x5EED,
+            largest: 500,
+            channel: Channel::Api,
+        },
+    )
 }
 
 /// Waits until every command has a result; returns every result of each.
@@ -181,22 +159,16 @@ async fn three_kills_mid_stream_leave_every_command_applied_exactly_once() {
     let mut sent = open_accounts(&pipeline).await;
     let load = workload(2_400);
     sent.extend(load.iter().cloned());
-    let progress = Arc::new(AtomicUsize::new(0));
-    let sender = {
-        let (pipeline, progress) = (Arc::clone(&pipeline), Arc::clone(&progress));
-        tokio::spawn(async move { send_all(&pipeline, &load, &progress).await })
-    };
+    // About 400 commands a second: the crashes land mid-stream.
+    let sender = PacedSend::start(&pipeline, load);
 
     let mut processor = pipeline.processor("p", &["--batch-commands", "100"]).await;
     for kill in 1..=3 {
-        let until = kill * 500;
-        while progress.load(Ordering::Relaxed) < until {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        sender.wait_sent(kill * 500).await;
         processor.kill();
         processor = pipeline.processor("p", &["--batch-commands", "100"]).await;
     }
-    sender.await.expect("sender");
+    sender.finish().await;
     check_exactly_once(&pipeline, &sent).await;
     drop(processor);
 }
@@ -207,27 +179,20 @@ async fn a_second_processor_joining_and_leaving_changes_nothing() {
     let mut sent = open_accounts(&pipeline).await;
     let load = workload(2_000);
     sent.extend(load.iter().cloned());
-    let progress = Arc::new(AtomicUsize::new(0));
-    let sender = {
-        let (pipeline, progress) = (Arc::clone(&pipeline), Arc::clone(&progress));
-        tokio::spawn(async move { send_all(&pipeline, &load, &progress).await })
-    };
+    // About 400 commands a second: the crashes land mid-stream.
+    let sender = PacedSend::start(&pipeline, load);
 
     let first = pipeline.processor("first", &[]).await;
-    while progress.load(Ordering::Relaxed) < 600 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sender.wait_sent(600).await;
     let mut second = pipeline.processor("second", &[]).await;
-    while progress.load(Ordering::Relaxed) < 1_300 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sender.wait_sent(1_300).await;
     let status = second.terminate(Duration::from_secs(10));
     assert!(
         status.is_some_and(|s| s.success()),
         "the second processor did not leave cleanly:\n{}",
         second.log_tail()
     );
-    sender.await.expect("sender");
+    sender.finish().await;
     check_exactly_once(&pipeline, &sent).await;
     drop(first);
 }

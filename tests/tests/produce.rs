@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use ledgerstream_domain::OwnerSnapshot;
@@ -46,20 +46,14 @@ async fn ledgerstream(pipeline: &Pipeline, args: &[&str], stdin: Option<&str>) -
 }
 
 async fn run(binary: PathBuf, pipeline: &Pipeline, args: &[&str], stdin: Option<&str>) -> Ran {
-    let mut command = Command::new(binary);
+    let mut command = pipeline.command(binary, args);
     command
-        .args(args)
         .arg(format!("--topic-suffix={}", pipeline.suffix))
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-        .env("LEDGERSTREAM_LOG", "warn")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        });
     let input = stdin.map(str::to_owned);
     tokio::task::spawn_blocking(move || {
         let mut child = command.spawn().expect("start ledgerstream");

@@ -10,7 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clickhouse::sql::Identifier;
@@ -18,12 +17,12 @@ use ledgerstream_projections::ProjectionMetrics;
 use ledgerstream_projections::clickhouse::{ClickHouseError, ClickHouseSink, schema};
 use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
-    AccountOpened, AccountType, CommandRecord, EventMetadata, EventRecord, MoneyDeposited,
+    AccountOpened, AccountType, CommandRecord, EventRecord, MoneyDeposited,
 };
 use ledgerstream_tests::clickhouse::{Balance, TableSet, assert_equals_fold, wait_until_projected};
-use ledgerstream_tests::log::{fold_the_log, wait_for_the_processor};
-use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
-use ledgerstream_tests::workload::{mix, opens};
+use ledgerstream_tests::log::{fold_the_log, metadata, wait_for_the_processor};
+use ledgerstream_tests::pipeline::{Pipeline, kill_three_times_mid_flush};
+use ledgerstream_tests::workload::{PacedSend, mix, opens};
 
 const ACCOUNTS: usize = 30;
 
@@ -44,24 +43,6 @@ async fn written_past_the_checkpoints(set: &TableSet) -> bool {
     rows > 0
 }
 
-/// SIGKILL as soon as a batch is written and not yet checkpointed (within
-/// `patience`; after it, at once). Whether the kill landed mid-flush.
-async fn kill_mid_flush(
-    projector: &mut ProcessorChild,
-    set: &TableSet,
-    patience: Duration,
-) -> bool {
-    let deadline = Instant::now() + patience;
-    while Instant::now() < deadline {
-        if written_past_the_checkpoints(set).await {
-            projector.kill();
-            return true;
-        }
-    }
-    projector.kill();
-    false
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_log() {
     let pipeline = Arc::new(Pipeline::new(3).await);
@@ -80,34 +61,17 @@ async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_l
     }
     let load = mix(3_000, ACCOUNTS);
     sent.extend(load.iter().cloned());
-    let progress = Arc::new(AtomicUsize::new(0));
-    let sender = {
-        let (pipeline, progress) = (Arc::clone(&pipeline), Arc::clone(&progress));
-        tokio::spawn(async move {
-            for command in &load {
-                pipeline.sender.send(command).await.expect("send");
-                progress.fetch_add(1, Ordering::Relaxed);
-                // About 400 commands a second: the projector flushes all along.
-                tokio::time::sleep(Duration::from_micros(2_500)).await;
-            }
-        })
-    };
+    // About 400 commands a second: the projector flushes all along.
+    let sender = PacedSend::start(&pipeline, load);
 
-    let mut mid_flush = 0;
-    for kill in 1..=3 {
-        while progress.load(Ordering::Relaxed) < kill * 700 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if kill_mid_flush(&mut projector, &set, Duration::from_secs(10)).await {
-            mid_flush += 1;
-        }
-        // Restarted at once, as a supervisor would: the broker hands the killed
-        // member's partitions on when its session expires.
-        projector = pipeline
-            .projector("projector", &set.suffix, &projector_flags)
-            .await;
-    }
-    sender.await.expect("sender");
+    let mid_flush = kill_three_times_mid_flush(
+        &mut projector,
+        &sender,
+        || written_past_the_checkpoints(&set),
+        || pipeline.projector("projector", &set.suffix, &projector_flags),
+    )
+    .await;
+    sender.finish().await;
     println!("{mid_flush} of 3 kills landed between a batch's write and its checkpoint");
     assert!(mid_flush >= 1, "no kill landed mid-flush");
 
@@ -137,24 +101,7 @@ async fn after_random_commands_and_three_kills_clickhouse_equals_a_fold_of_the_l
         !metrics.contains("kind=\"gap\""),
         "no version gap on a log the processor wrote:\n{metrics}"
     );
-    let status = projector.terminate(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
-        projector.log_tail()
-    );
-}
-
-fn metadata(account_id: &str, version: i64) -> EventMetadata {
-    EventMetadata {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        account_id: account_id.to_owned(),
-        version,
-        occurred_at: 1_763_700_000_000 + version * 1_000,
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-        causation_id: uuid::Uuid::new_v4().to_string(),
-    }
+    projector.assert_clean_exit(Duration::from_secs(10));
 }
 
 fn deposit(account_id: &str, version: i64, amount: i64, after: i64) -> EventRecord {

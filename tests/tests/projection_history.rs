@@ -16,165 +16,25 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ledgerstream_infra::Service;
 use ledgerstream_projections::checkpoint::Checkpoint;
-use ledgerstream_projections::history::{
-    Engine, HistoryConfig, HistoryDocument, HistorySink, Indices, engine, template,
-};
+use ledgerstream_projections::history::{Engine, HistoryDocument, HistorySink, engine, template};
 use ledgerstream_projections::{ProjectionMetrics, Sink, SourcedEvent};
 use ledgerstream_runtime::dead_letters::headers as dlq;
 use ledgerstream_schemas::records::{
-    AccountClosed, AccountOpened, AccountType, Channel, EventMetadata, EventRecord, MoneyDeposited,
+    AccountClosed, AccountOpened, AccountType, Channel, EventRecord, MoneyDeposited,
     MoneyWithdrawn, TransferDebited,
 };
-use ledgerstream_tests::log::wait_for_the_processor;
-use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
-use ledgerstream_tests::workload::{mix, opens};
+use ledgerstream_tests::history::HistoryIndex;
+use ledgerstream_tests::log::{metadata, wait_for_the_processor};
+use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild, kill_three_times_mid_flush};
+use ledgerstream_tests::workload::{PacedSend, mix, opens};
 use ledgerstream_tests::{require, unique_name};
 use serde_json::{Value, json};
 
 const ACCOUNTS: usize = 30;
-
-/// An alias, index, template and checkpoints index of its own, deleted when it
-/// goes (also when a test fails).
-struct IndexSet {
-    url: String,
-    config: HistoryConfig,
-    indices: Indices,
-    http: reqwest::Client,
-}
-
-impl IndexSet {
-    async fn new() -> Self {
-        let endpoint = require(Service::Search).await;
-        let name = unique_name("history");
-        let mut config = HistoryConfig::new(endpoint.address.clone());
-        config.index = name.clone();
-        config.checkpoint_index = format!("checkpoints-{name}");
-        Self {
-            url: endpoint.address,
-            indices: config.indices(),
-            config,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// The flags of `ledgerstream project history` for these indices.
-    fn flags(&self) -> Vec<String> {
-        vec![
-            "--history-index".to_owned(),
-            self.indices.alias.clone(),
-            "--history-checkpoint-index".to_owned(),
-            self.indices.checkpoints.clone(),
-        ]
-    }
-
-    async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}/{path}", self.url))
-            .timeout(Duration::from_secs(30));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect(path);
-        let status = response.status();
-        let answer: Value = response.json().await.expect("a JSON answer");
-        assert!(status.is_success(), "{path}: {status} {answer}");
-        answer
-    }
-
-    async fn search(&self, body: Value) -> Value {
-        let path = format!("{}/_search", self.indices.alias);
-        self.request(reqwest::Method::POST, &path, Some(body)).await
-    }
-
-    async fn count(&self, query: Value) -> u64 {
-        let path = format!("{}/_count", self.indices.alias);
-        let answer = self
-            .request(
-                reqwest::Method::POST,
-                &path,
-                Some(json!({ "query": query })),
-            )
-            .await;
-        answer["count"].as_u64().expect("a count")
-    }
-
-    /// Every document behind the alias, paged with `search_after`.
-    async fn documents(&self) -> Vec<HistoryDocument> {
-        let mut documents = Vec::new();
-        let mut after: Option<Value> = None;
-        loop {
-            let mut body = json!({ "size": 1000, "sort": [{ "event_id": "asc" }] });
-            if let Some(after) = &after {
-                body["search_after"] = after.clone();
-            }
-            let answer = self.search(body).await;
-            let hits = answer["hits"]["hits"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let Some(last) = hits.last() else {
-                return documents;
-            };
-            after = Some(last["sort"].clone());
-            for hit in &hits {
-                documents.push(serde_json::from_value(hit["_source"].clone()).expect("a document"));
-            }
-        }
-    }
-
-    /// Per partition, the checkpoint's next offset.
-    async fn checkpoints(&self) -> BTreeMap<i32, i64> {
-        // Checkpoints are written without a refresh (the sink reads them by id).
-        let refresh = format!("{}/_refresh", self.indices.checkpoints);
-        self.request(reqwest::Method::POST, &refresh, None).await;
-        let path = format!("{}/_search", self.indices.checkpoints);
-        let body = json!({ "size": 100, "query": { "term": { "index": self.indices.concrete } } });
-        let answer = self.request(reqwest::Method::POST, &path, Some(body)).await;
-        answer["hits"]["hits"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|hit| {
-                let source = &hit["_source"];
-                (
-                    source["partition"].as_i64().unwrap() as i32,
-                    source["next_offset"].as_i64().unwrap(),
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for IndexSet {
-    fn drop(&mut self) {
-        let (config, indices) = (self.config.clone(), self.indices.clone());
-        // On a thread of its own: the test's runtime may be gone or busy.
-        let deleted = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let client = ledgerstream_projections::history::client(&config)
-                .map_err(std::io::Error::other)?;
-            runtime
-                .block_on(template::delete_all(&client, &indices))
-                .map_err(std::io::Error::other)
-        })
-        .join();
-        if !matches!(deleted, Ok(Ok(()))) {
-            eprintln!(
-                "deleting the test indices {} failed: {deleted:?}",
-                self.indices.concrete
-            );
-        }
-    }
-}
 
 /// A movement as the test reads it off an event, independently of the sink's
 /// mapping: (account, version, movement, amount, net, balance after,
@@ -269,26 +129,9 @@ async fn fold_the_log(pipeline: &Pipeline) -> Fold {
     fold
 }
 
-/// Waits until the alias holds `expected` documents.
-async fn wait_until_projected(set: &IndexSet, expected: usize, projector: &ProcessorChild) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let count = set.count(json!({ "match_all": {} })).await;
-        if count as usize >= expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{count} of {expected} documents in the index after 120 s; log:\n{}",
-            projector.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 /// Documents at or past their partition's checkpoint: written by a batch whose
 /// checkpoint is not (a flush in progress).
-async fn written_past_the_checkpoints(set: &IndexSet, partitions: i32) -> bool {
+async fn written_past_the_checkpoints(set: &HistoryIndex, partitions: i32) -> bool {
     let checkpoints = set.checkpoints().await;
     let past: Vec<Value> = (0..partitions)
         .map(|partition| {
@@ -306,27 +149,12 @@ async fn written_past_the_checkpoints(set: &IndexSet, partitions: i32) -> bool {
     found > 0 && set.checkpoints().await == checkpoints
 }
 
-/// SIGKILL as soon as a batch is written and not yet checkpointed (within
-/// `patience`; after it, at once). Whether the kill landed mid-flush.
-async fn kill_mid_flush(
-    projector: &mut ProcessorChild,
-    set: &IndexSet,
-    partitions: i32,
-    patience: Duration,
-) -> bool {
-    let deadline = Instant::now() + patience;
-    while Instant::now() < deadline {
-        if written_past_the_checkpoints(set, partitions).await {
-            projector.kill();
-            return true;
-        }
-    }
-    projector.kill();
-    false
-}
-
 /// `ledgerstream project history` for `set`, in the pipeline's group.
-async fn start_projector(pipeline: &Pipeline, set: &IndexSet, extra: &[&str]) -> ProcessorChild {
+async fn start_projector(
+    pipeline: &Pipeline,
+    set: &HistoryIndex,
+    extra: &[&str],
+) -> ProcessorChild {
     let group = format!("projector{}", pipeline.suffix);
     let mut args = vec!["history", "--group", &group];
     let flags = set.flags();
@@ -338,7 +166,7 @@ async fn start_projector(pipeline: &Pipeline, set: &IndexSet, extra: &[&str]) ->
 #[tokio::test(flavor = "multi_thread")]
 async fn after_random_commands_and_three_kills_the_history_equals_a_fold_of_the_log() {
     let pipeline = Arc::new(Pipeline::new(3).await);
-    let set = IndexSet::new().await;
+    let set = HistoryIndex::new().await;
     let _processor = pipeline
         .processor("processor", &["--batch-commands", "200"])
         .await;
@@ -357,33 +185,17 @@ async fn after_random_commands_and_three_kills_the_history_equals_a_fold_of_the_
     for open in &opens(ACCOUNTS) {
         pipeline.sender.send(open).await.expect("send");
     }
-    let load = mix(3_000, ACCOUNTS);
-    let progress = Arc::new(AtomicUsize::new(0));
-    let sender = {
-        let (pipeline, progress) = (Arc::clone(&pipeline), Arc::clone(&progress));
-        tokio::spawn(async move {
-            for command in &load {
-                pipeline.sender.send(command).await.expect("send");
-                progress.fetch_add(1, Ordering::Relaxed);
-                // About 400 commands a second: the projector flushes all along.
-                tokio::time::sleep(Duration::from_micros(2_500)).await;
-            }
-        })
-    };
+    // About 400 commands a second: the projector flushes all along.
+    let sender = PacedSend::start(&pipeline, mix(3_000, ACCOUNTS));
 
-    let mut mid_flush = 0;
-    for kill in 1..=3 {
-        while progress.load(Ordering::Relaxed) < kill * 700 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if kill_mid_flush(&mut projector, &set, 3, Duration::from_secs(10)).await {
-            mid_flush += 1;
-        }
-        // Restarted at once, as a supervisor would: the broker hands the killed
-        // member's partitions on when its session expires.
-        projector = start_projector(&pipeline, &set, &flags).await;
-    }
-    sender.await.expect("sender");
+    let mid_flush = kill_three_times_mid_flush(
+        &mut projector,
+        &sender,
+        || written_past_the_checkpoints(&set, 3),
+        || start_projector(&pipeline, &set, &flags),
+    )
+    .await;
+    sender.finish().await;
     println!("{mid_flush} of 3 kills landed between a batch's documents and its checkpoint");
     assert!(mid_flush >= 1, "no kill landed mid-flush");
 
@@ -399,7 +211,8 @@ async fn after_random_commands_and_three_kills_the_history_equals_a_fold_of_the_
         "too few movements to prove much: {}",
         fold.movements.len()
     );
-    wait_until_projected(&set, fold.movements.len(), &projector).await;
+    set.wait_until_projected(fold.movements.len(), &projector)
+        .await;
 
     // One document per movement, by event id, as the log says.
     let documents = set.documents().await;
@@ -516,24 +329,7 @@ async fn after_random_commands_and_three_kills_the_history_equals_a_fold_of_the_
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let status = projector.terminate(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 10 s of SIGTERM: {status:?}\n{}",
-        projector.log_tail()
-    );
-}
-
-fn metadata(account_id: &str, version: i64) -> EventMetadata {
-    EventMetadata {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        account_id: account_id.to_owned(),
-        version,
-        occurred_at: 1_763_700_000_000 + version * 1_000,
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-        causation_id: uuid::Uuid::new_v4().to_string(),
-    }
+    projector.assert_clean_exit(Duration::from_secs(10));
 }
 
 fn opened(account_id: &str) -> EventRecord {
@@ -575,7 +371,7 @@ fn metric(metrics: &str, name: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_document_is_dead_lettered_and_a_duplicate_is_a_success() {
     let pipeline = Pipeline::new(1).await;
-    let set = IndexSet::new().await;
+    let set = HistoryIndex::new().await;
     let mut mappings = template::mappings();
     mappings["properties"]["reference"]["copy_to"] = json!("amount_minor");
     set.request(
@@ -597,7 +393,7 @@ async fn a_refused_document_is_dead_lettered_and_a_duplicate_is_a_success() {
     }
 
     let mut projector = start_projector(&pipeline, &set, &["--batch-millis", "50"]).await;
-    wait_until_projected(&set, 2, &projector).await;
+    set.wait_until_projected(2, &projector).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while set.checkpoints().await.get(&0) != Some(&5) {
         assert!(
@@ -674,7 +470,7 @@ async fn a_refused_document_is_dead_lettered_and_a_duplicate_is_a_success() {
     let mut again = start_projector(&pipeline, &set, &["--batch-millis", "50"]).await;
     let next = deposit("acc-x", 4, 115_00, None);
     pipeline.produce_raw(&topic, 0, "acc-x", &pipeline.codec.encode(&next).unwrap());
-    wait_until_projected(&set, 3, &again).await;
+    set.wait_until_projected(3, &again).await;
     let metrics = again.metrics().await;
     assert_eq!(
         metric(&metrics, "ledgerstream_projection_events_total"),
@@ -733,7 +529,7 @@ fn some_events(account_id: &str) -> Vec<EventRecord> {
 /// index made again starts from the beginning of the log.
 #[tokio::test(flavor = "multi_thread")]
 async fn writing_twice_changes_nothing_and_checkpoints_outlive_the_sink() {
-    let set = IndexSet::new().await;
+    let set = HistoryIndex::new().await;
     let metrics = ProjectionMetrics::new();
     let (mut sink, prepared) = HistorySink::connect(&set.config, metrics.clone())
         .await
@@ -842,25 +638,9 @@ async fn writing_twice_changes_nothing_and_checkpoints_outlive_the_sink() {
     );
 }
 
-/// `ledgerstream project clickhouse history`: both projections in one process,
-/// each in its group, one `/health` for both.
-/// `POST <path>` with `body`, which may fail: its status and answer.
-async fn post(set: &IndexSet, path: &str, body: Value) -> (u16, Value) {
-    let response = set
-        .http
-        .post(format!("{}/{path}", set.url))
-        .json(&body)
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .expect(path);
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_engine_is_named_and_answers_where_engines_differ_as_the_client_expects() {
-    let set = IndexSet::new().await;
+    let set = HistoryIndex::new().await;
     let (sink, _) = HistorySink::connect(&set.config, ProjectionMetrics::new())
         .await
         .expect("start");
@@ -880,25 +660,27 @@ async fn the_engine_is_named_and_answers_where_engines_differ_as_the_client_expe
     let concrete = &set.indices.concrete;
     let absent = format!("{}-absent", set.indices.alias);
     let elsewhere = format!("{}-elsewhere", set.indices.alias);
-    let (status, answer) = post(
-        &set,
-        "_aliases",
-        json!({ "actions": [
+    let (status, answer) = set
+        .call(
+            reqwest::Method::POST,
+            "_aliases",
+            Some(json!({ "actions": [
             engine::remove_alias(concrete, &absent),
             { "add": { "index": concrete, "alias": &elsewhere } },
-        ] }),
-    )
-    .await;
+        ] })),
+        )
+        .await;
     assert_eq!(status, 404, "{answer}");
-    let (status, _) = post(
-        &set,
-        "_aliases",
-        json!({ "actions": [
+    let (status, _) = set
+        .call(
+            reqwest::Method::POST,
+            "_aliases",
+            Some(json!({ "actions": [
         engine::remove_alias(concrete, &set.indices.alias),
         { "add": { "index": concrete, "alias": &set.indices.alias } },
-    ] }),
-    )
-    .await;
+    ] })),
+        )
+        .await;
     assert_eq!(
         status, 200,
         "an alias that is there is removed and added back"
@@ -923,8 +705,7 @@ async fn the_engine_is_named_and_answers_where_engines_differ_as_the_client_expe
         json!({ "index": { "_index": concrete, "_id": "bad-field" } }),
         json!({ "no_such_field": 1 }),
     );
-    let answer: Value = set
-        .http
+    let answer: Value = reqwest::Client::new()
         .post(format!("{}/_bulk", set.url))
         .header("content-type", "application/x-ndjson")
         .body(bulk)
@@ -953,7 +734,7 @@ async fn clickhouse_and_history_run_in_one_process() {
     use ledgerstream_projections::clickhouse::{ClickHouseConfig, client, schema};
 
     let pipeline = Pipeline::new(1).await;
-    let set = IndexSet::new().await;
+    let set = HistoryIndex::new().await;
     let clickhouse = require(Service::ClickHouse).await;
     let table_suffix = unique_name("t");
     let mut tables_config = ClickHouseConfig::new(clickhouse.address);
@@ -978,7 +759,7 @@ async fn clickhouse_and_history_run_in_one_process() {
     let flags = set.flags();
     args.extend(flags.iter().map(String::as_str));
     let mut projector = pipeline.project("projector", &args).await;
-    wait_until_projected(&set, 2, &projector).await;
+    set.wait_until_projected(2, &projector).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let rows: u64 = ch
@@ -1064,7 +845,7 @@ fn doc_examples() -> Vec<Example> {
 /// server, on documents written by the sink, and finds them.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_queries_run() {
-    let set = IndexSet::new().await;
+    let set = HistoryIndex::new().await;
     let (mut sink, _) = HistorySink::connect(&set.config, ProjectionMetrics::new())
         .await
         .expect("connect");

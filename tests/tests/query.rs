@@ -9,41 +9,23 @@
 // Test code: a failed unwrap is a failed test, and amounts read as units_cents.
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::records::AccountType;
 use ledgerstream_tests::clickhouse::TableSet;
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
-use ledgerstream_tests::{endpoints, ledgerstream_bin};
+use ledgerstream_tests::{output_text, wait_output};
 
 /// `ledgerstream query account <args>` for the pipeline and table set.
 fn query(pipeline: &Pipeline, set: &TableSet, args: &[&str]) -> Command {
-    let mut command = Command::new(ledgerstream_bin());
+    let mut command = pipeline.ledgerstream(&["query", "account"]);
     command
-        .args(["query", "account"])
         .args(args)
         .args(["--table-suffix", &set.suffix])
-        .arg(format!("--topic-suffix={}", pipeline.suffix))
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env(
-            "LEDGERSTREAM_CLICKHOUSE_URL",
-            &endpoints().clickhouse.address,
-        )
-        .env("LEDGERSTREAM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .arg(format!("--topic-suffix={}", pipeline.suffix));
     command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// A pipeline with a processor and a projector, and one account opened and
@@ -79,7 +61,7 @@ async fn an_account_projected(
         assert!(
             Instant::now() < deadline,
             "the account is not projected after 60 s: {}\n{}",
-            text(&output),
+            output_text(&output),
             projector.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -114,15 +96,12 @@ async fn a_query_waits_for_a_version_written_after_it_started() {
         .await
         .expect("send");
     let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = wait_output(waiting).await;
     println!(
         "answered {:?} after the deposit was sent",
         started.elapsed()
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     let account: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(account["version"], 2, "{account}");
     assert_eq!(account["balance_minor"], 1_250_00);
@@ -158,7 +137,7 @@ async fn a_query_waits_for_a_version_written_after_it_started() {
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     assert!(shown.contains("balance       1250.00 USD"), "{shown}");
     assert!(shown.contains("status        OPEN"), "{shown}");
     assert!(shown.contains("last 1 event\n"), "{shown}");
@@ -175,7 +154,7 @@ async fn a_version_that_never_comes_times_out_naming_the_lag_and_no_account_is_n
     )
     .output()
     .unwrap();
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(5), "{}", output_text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("is at version 1 in the read model, not 9")
@@ -199,7 +178,7 @@ async fn a_version_that_never_comes_times_out_naming_the_lag_and_no_account_is_n
         )
         .output()
         .unwrap();
-        assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+        assert_eq!(output.status.code(), Some(5), "{}", output_text(&output));
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         // The deposit's event and its transaction's commit marker.
         if stderr.contains("2 offsets behind") || Instant::now() > deadline {
@@ -213,10 +192,10 @@ async fn a_version_that_never_comes_times_out_naming_the_lag_and_no_account_is_n
     );
 
     let output = query(&pipeline, &set, &["nobody"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(6), "{}", output_text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("account nobody not found"),
         "{}",
-        text(&output)
+        output_text(&output)
     );
 }

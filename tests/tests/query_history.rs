@@ -14,211 +14,72 @@
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ledgerstream_infra::Service;
 use ledgerstream_producers::commands;
 use ledgerstream_schemas::records::EventRecord;
+use ledgerstream_tests::history::HistoryIndex;
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
 use ledgerstream_tests::workload::{account, mix, opens};
-use ledgerstream_tests::{ledgerstream_bin, require, unique_name};
+use ledgerstream_tests::{output_text, unique_name, wait_output};
 use serde_json::{Value, json};
 
 const ACCOUNTS: usize = 6;
 
-/// A random alias (with its template and concrete indices) and checkpoints
-/// index; every index of the alias is deleted on drop.
-struct Names {
-    url: String,
-    alias: String,
-    checkpoints: String,
-    http: reqwest::Client,
+/// The concrete indices the alias of `names` points at.
+async fn alias_targets(names: &HistoryIndex) -> Vec<String> {
+    let path = format!("_alias/{}", names.indices.alias);
+    let (status, answer) = names.call(reqwest::Method::GET, &path, None).await;
+    if status == 404 {
+        return Vec::new();
+    }
+    answer
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
-impl Names {
-    async fn new() -> Self {
-        let endpoint = require(Service::Search).await;
-        let alias = unique_name("qhist");
-        Self {
-            url: endpoint.address,
-            checkpoints: format!("checkpoints-{alias}"),
-            alias,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn flags(&self) -> Vec<String> {
-        vec![
-            "--history-index".to_owned(),
-            self.alias.clone(),
-            "--history-checkpoint-index".to_owned(),
-            self.checkpoints.clone(),
-        ]
-    }
-
-    async fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}/{path}", self.url))
-            .timeout(Duration::from_secs(30));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect(path);
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let (status, answer) = self.request(method, path, body).await;
-        assert!((200..300).contains(&status), "{path}: {status} {answer}");
-        answer
-    }
-
-    /// The concrete indices the alias points at.
-    async fn alias_targets(&self) -> Vec<String> {
-        let (status, answer) = self
-            .request(
-                reqwest::Method::GET,
-                &format!("_alias/{}", self.alias),
-                None,
-            )
-            .await;
-        if status == 404 {
-            return Vec::new();
-        }
-        answer
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    async fn exists(&self, index: &str) -> bool {
-        self.request(reqwest::Method::HEAD, index, None).await.0 == 200
-    }
-
-    async fn count(&self, index: &str) -> u64 {
-        let answer = self
-            .ok(reqwest::Method::GET, &format!("{index}/_count"), None)
-            .await;
-        answer["count"].as_u64().unwrap()
-    }
-
-    /// Every document of `index`: by event id, its account, version and balance.
-    async fn documents(&self, index: &str) -> BTreeMap<String, (String, u64, i64)> {
-        let mut found = BTreeMap::new();
-        let mut after: Option<Value> = None;
-        loop {
-            let mut body = json!({ "size": 500, "sort": [{ "event_id": "asc" }] });
-            if let Some(after) = &after {
-                body["search_after"] = after.clone();
-            }
-            let path = format!("{index}/_search");
-            let answer = self.ok(reqwest::Method::POST, &path, Some(body)).await;
-            let hits = answer["hits"]["hits"].as_array().cloned().unwrap();
-            let Some(last) = hits.last() else {
-                return found;
-            };
-            after = Some(last["sort"].clone());
-            for hit in &hits {
-                let s = &hit["_source"];
-                found.insert(
-                    s["event_id"].as_str().unwrap().to_owned(),
-                    (
-                        s["account_id"].as_str().unwrap().to_owned(),
-                        s["version"].as_u64().unwrap(),
-                        s["balance_after_minor"].as_i64().unwrap(),
-                    ),
-                );
-            }
-        }
-    }
+async fn exists(names: &HistoryIndex, index: &str) -> bool {
+    names.call(reqwest::Method::HEAD, index, None).await.0 == 200
 }
 
-impl Drop for Names {
-    fn drop(&mut self) {
-        let (url, alias, checkpoints) = (
-            self.url.clone(),
-            self.alias.clone(),
-            self.checkpoints.clone(),
-        );
-        // On a thread of its own: the test's runtime may be gone or busy.
-        let deleted = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let http = reqwest::Client::new();
-                for path in [
-                    format!("{alias}-*"),
-                    checkpoints,
-                    format!("_index_template/{alias}"),
-                ] {
-                    let response = http
-                        .delete(format!("{url}/{path}"))
-                        .timeout(Duration::from_secs(30))
-                        .send()
-                        .await
-                        .map_err(std::io::Error::other)?;
-                    let status = response.status().as_u16();
-                    if !(200..300).contains(&status) && status != 404 {
-                        return Err(std::io::Error::other(format!("{path}: {status}")));
-                    }
-                }
-                Ok(())
-            })
-        })
-        .join();
-        if !matches!(deleted, Ok(Ok(()))) {
-            eprintln!(
-                "deleting the test indices of {} failed: {deleted:?}",
-                self.alias
-            );
-        }
-    }
+async fn count(names: &HistoryIndex, index: &str) -> u64 {
+    let answer = names
+        .request(reqwest::Method::GET, &format!("{index}/_count"), None)
+        .await;
+    answer["count"].as_u64().unwrap()
+}
+
+/// Every document of `index`: by event id, its account, version and balance.
+async fn documents(names: &HistoryIndex, index: &str) -> BTreeMap<String, (String, u64, i64)> {
+    names
+        .documents_in(index)
+        .await
+        .into_iter()
+        .map(|d| (d.event_id, (d.account_id, d.version, d.balance_after_minor)))
+        .collect()
 }
 
 /// `ledgerstream <args>` for the pipeline and the names.
-fn ledgerstream(pipeline: &Pipeline, names: &Names, args: &[&str]) -> Command {
-    let mut command = Command::new(ledgerstream_bin());
+fn ledgerstream(pipeline: &Pipeline, names: &HistoryIndex, args: &[&str]) -> Command {
+    let mut command = pipeline.ledgerstream(args);
     command
-        .args(args)
         .args(names.flags())
-        .arg(format!("--topic-suffix={}", pipeline.suffix))
-        .env("LEDGERSTREAM_BROKERS", &pipeline.broker.address)
-        .env("LEDGERSTREAM_REGISTRY_URL", &pipeline.registry.config().url)
-        .env("LEDGERSTREAM_SEARCH_URL", &names.url)
-        .env("LEDGERSTREAM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .arg(format!("--topic-suffix={}", pipeline.suffix));
     command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// `query history <args> --output json`, which must succeed.
-fn query_json(pipeline: &Pipeline, names: &Names, args: &[&str]) -> Value {
+fn query_json(pipeline: &Pipeline, names: &HistoryIndex, args: &[&str]) -> Value {
     let mut all = vec!["query", "history"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--output", "json"]);
     let output = ledgerstream(pipeline, names, &all).output().unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -251,7 +112,7 @@ async fn movements_in_the_log(pipeline: &Pipeline) -> Movements {
 }
 
 /// `ledgerstream project history` for the pipeline and the names.
-async fn start_projector(pipeline: &Pipeline, names: &Names, name: &str) -> ProcessorChild {
+async fn start_projector(pipeline: &Pipeline, names: &HistoryIndex, name: &str) -> ProcessorChild {
     let group = format!("projector{}", pipeline.suffix);
     let mut args = vec![
         "history",
@@ -270,7 +131,7 @@ async fn start_projector(pipeline: &Pipeline, names: &Names, name: &str) -> Proc
 /// A pipeline, a processor and a history projector for `names`, the accounts
 /// opened and the mix of commands processed and projected.
 async fn a_history_projected(
-    names: &Names,
+    names: &HistoryIndex,
 ) -> (Pipeline, ProcessorChild, ProcessorChild, Movements) {
     let pipeline = Pipeline::new(2).await;
     let processor = pipeline
@@ -286,9 +147,9 @@ async fn a_history_projected(
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (_, answer) = names
-            .request(
+            .call(
                 reqwest::Method::GET,
-                &format!("{}/_count", names.alias),
+                &format!("{}/_count", names.indices.alias),
                 None,
             )
             .await;
@@ -316,7 +177,7 @@ fn versions_of(page: &Value) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_hold_exactly_the_accounts_movements_and_min_version_waits() {
-    let names = Names::new().await;
+    let names = HistoryIndex::new().await;
     let (pipeline, _processor, mut projector, (versions, balances)) =
         a_history_projected(&names).await;
 
@@ -363,7 +224,7 @@ async fn pages_hold_exactly_the_accounts_movements_and_min_version_waits() {
     let output = ledgerstream(&pipeline, &names, &["query", "history", "acc-none"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(6), "{}", output_text(&output));
 
     // For people: a statement, and the cursor of the next page on stderr.
     let output = ledgerstream(
@@ -377,7 +238,7 @@ async fn pages_hold_exactly_the_accounts_movements_and_min_version_waits() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     assert!(stdout.contains("balance after"), "{stdout}");
     assert!(stderr.contains("next page: --after "), "{stderr}");
 
@@ -416,15 +277,12 @@ async fn pages_hold_exactly_the_accounts_movements_and_min_version_waits() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let _projector = start_projector(&pipeline, &names, "projector-again").await;
     let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = wait_output(waiting).await;
     println!(
         "answered {:?} after the projector started again",
         started.elapsed()
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     let page: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(versions_of(&page), [last + 1], "{page}");
     assert_eq!(page["movements"][0]["amount_minor"], 123_45);
@@ -447,23 +305,23 @@ async fn pages_hold_exactly_the_accounts_movements_and_min_version_waits() {
     )
     .output()
     .unwrap();
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(5), "{}", output_text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("has written all of"),
         "{}",
-        text(&output)
+        output_text(&output)
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_swaps_the_alias_to_an_equal_index_and_drops_the_old_one() {
-    let names = Names::new().await;
+    let names = HistoryIndex::new().await;
     let (pipeline, _processor, mut projector, (_, balances)) = a_history_projected(&names).await;
-    let live = format!("{}-v1", names.alias);
-    assert_eq!(names.alias_targets().await, [live.as_str()]);
+    let live = format!("{}-v1", names.indices.alias);
+    assert_eq!(alias_targets(&names).await, [live.as_str()]);
     // The live projector stops, as the README says to before the old index goes.
     projector.terminate(Duration::from_secs(30));
-    let old_documents = names.documents(&live).await;
+    let old_documents = documents(&names, &live).await;
     assert_eq!(old_documents.len(), balances.len());
 
     let into = format!("r{}", &unique_name("x")[2..10]);
@@ -486,16 +344,16 @@ async fn a_replay_swaps_the_alias_to_an_equal_index_and_drops_the_old_one() {
     )
     .output()
     .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
-    let replayed = format!("{}-{into}", names.alias);
+    assert!(output.status.success(), "{}", output_text(&output));
+    let replayed = format!("{}-{into}", names.indices.alias);
     assert_eq!(
-        names.alias_targets().await,
+        alias_targets(&names).await,
         [replayed.as_str()],
         "{}",
-        text(&output)
+        output_text(&output)
     );
-    assert_eq!(names.documents(&replayed).await, old_documents);
-    assert!(names.exists(&live).await, "kept without --drop-old");
+    assert_eq!(documents(&names, &replayed).await, old_documents);
+    assert!(exists(&names, &live).await, "kept without --drop-old");
 
     // The same --into again: live already, nothing changes.
     let output = ledgerstream(
@@ -505,11 +363,11 @@ async fn a_replay_swaps_the_alias_to_an_equal_index_and_drops_the_old_one() {
     )
     .output()
     .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("is live already"),
         "{}",
-        text(&output)
+        output_text(&output)
     );
 
     // Another replay with --drop-old deletes the index it replaces.
@@ -531,23 +389,23 @@ async fn a_replay_swaps_the_alias_to_an_equal_index_and_drops_the_old_one() {
     )
     .output()
     .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
-    let newest = format!("{}-{next}", names.alias);
-    assert_eq!(names.alias_targets().await, [newest.as_str()]);
+    assert!(output.status.success(), "{}", output_text(&output));
+    let newest = format!("{}-{next}", names.indices.alias);
+    assert_eq!(alias_targets(&names).await, [newest.as_str()]);
     assert_eq!(
-        names.count(&newest).await,
+        count(&names, &newest).await,
         balances.len() as u64,
         "{}",
-        text(&output)
+        output_text(&output)
     );
-    assert!(!names.exists(&replayed).await, "{}", text(&output));
+    assert!(!exists(&names, &replayed).await, "{}", output_text(&output));
     assert!(
-        names.exists(&live).await,
+        exists(&names, &live).await,
         "only the alias's index is dropped"
     );
 
     // Readers see it: `query history` reads through the alias.
-    let ids: BTreeSet<String> = names.documents(&newest).await.into_keys().collect();
+    let ids: BTreeSet<String> = documents(&names, &newest).await.into_keys().collect();
     assert_eq!(ids, balances.keys().cloned().collect());
 }
 
@@ -645,17 +503,17 @@ async fn searches_during_the_alias_swap_see_one_index_never_both_nor_neither() {
     // ends, summed over the searchers.
     const EACH_SIDE: u64 = 200;
 
-    let names = Names::new().await;
+    let names = HistoryIndex::new().await;
     let (pipeline, _processor, mut projector, (_, balances)) = a_history_projected(&names).await;
-    let old = format!("{}-v1", names.alias);
-    assert_eq!(names.alias_targets().await, [old.as_str()]);
+    let old = format!("{}-v1", names.indices.alias);
+    assert_eq!(alias_targets(&names).await, [old.as_str()]);
     // Stopped first, as before a real swap: both indices then hold the same
     // documents, so an answer with more is one that saw both.
     projector.terminate(Duration::from_secs(30));
-    let held = names.count(&old).await;
+    let held = count(&names, &old).await;
     assert_eq!(held, balances.len() as u64);
     let into = format!("s{}", &unique_name("x")[2..10]);
-    let new = format!("{}-{into}", names.alias);
+    let new = format!("{}-{into}", names.indices.alias);
 
     let stop = Arc::new(AtomicBool::new(false));
     let (old_seen, new_seen) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -663,7 +521,7 @@ async fn searches_during_the_alias_swap_see_one_index_never_both_nor_neither() {
         .map(|_| {
             tokio::spawn(search_while_swapping(
                 names.url.clone(),
-                names.alias.clone(),
+                names.indices.alias.clone(),
                 (old.clone(), new.clone()),
                 held,
                 Arc::clone(&stop),
@@ -704,12 +562,12 @@ async fn searches_during_the_alias_swap_see_one_index_never_both_nor_neither() {
         .await
         .unwrap()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     assert_eq!(
-        names.alias_targets().await,
+        alias_targets(&names).await,
         [new.as_str()],
         "{}",
-        text(&output)
+        output_text(&output)
     );
     wait_for(Arc::clone(&new_seen), "after the swap").await;
     stop.store(true, Ordering::Release);

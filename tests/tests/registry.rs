@@ -13,13 +13,14 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use apache_avro::types::Value as Avro;
 use ledgerstream_infra::{Endpoint, Service};
-use ledgerstream_tests::{delete_topics, require, unique_name};
+use ledgerstream_tests::pipeline::free_port;
+use ledgerstream_tests::{delete_topics, ledgerstream_bin, require, unique_name};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -72,24 +73,6 @@ struct Registry {
     log: PathBuf,
 }
 
-fn binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("debug/ledgerstream");
-    assert!(
-        binary.exists(),
-        "{} is missing; build it with `cargo build -p ledgerstream` (`make test` does)",
-        binary.display()
-    );
-    binary
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
 impl Registry {
     /// Starts a registry on `topic` and waits until it serves.
     async fn start(broker: &Endpoint, topic: &str) -> Self {
@@ -125,7 +108,7 @@ impl Registry {
         let log = std::env::temp_dir().join(format!("{}.log", unique_name("registry")));
         let out = File::create(&log).expect("create the registry's log file");
         let err = out.try_clone().expect("clone the log file handle");
-        let child = Command::new(binary())
+        let child = Command::new(ledgerstream_bin())
             .args(["registry", "--listen", listen, "--topic", topic])
             .args(args)
             .env("LEDGERSTREAM_BROKERS", brokers)

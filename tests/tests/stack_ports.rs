@@ -13,9 +13,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ledgerstream_tests::TempDir;
 use ledgerstream_tests::broker::OwnBroker;
 use ledgerstream_tests::pipeline::free_port;
+use ledgerstream_tests::{TempDir, output_text};
 
 fn stack(home: &Path, args: &[&str], vars: &[(&str, String)]) -> Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/local/stack.sh");
@@ -25,15 +25,6 @@ fn stack(home: &Path, args: &[&str], vars: &[(&str, String)]) -> Output {
         .envs(vars.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", script.display()))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// A listener that answers every request as a healthy search server would.
@@ -68,7 +59,7 @@ fn a_healthy_service_the_stack_did_not_start_is_refused_with_what_to_do() {
         ),
     ];
     let output = stack(home.path(), &["up", "search"], &vars);
-    let said = text(&output);
+    let said = output_text(&output);
     assert!(!output.status.success(), "{said}");
     assert!(!said.contains("already running"), "{said}");
     for needle in [
@@ -95,7 +86,7 @@ fn a_stack_knows_its_own_broker_and_one_another_stack_started() {
     let vars = [("LEDGERSTREAM_BROKER_PORT", port.clone())];
 
     let own = stack(broker.home(), &["up", "broker"], &vars);
-    let said = text(&own);
+    let said = output_text(&own);
     assert!(own.status.success(), "{said}");
     assert!(
         said.contains(&format!("broker: already running on port {port} (pid ")),
@@ -104,7 +95,7 @@ fn a_stack_knows_its_own_broker_and_one_another_stack_started() {
 
     let elsewhere = TempDir::new("stack_ports_other");
     let other = stack(elsewhere.path(), &["up", "broker"], &vars);
-    let said = text(&other);
+    let said = output_text(&other);
     assert!(other.status.success(), "{said}");
     assert!(
         said.contains(&format!(

@@ -14,7 +14,6 @@
 #![allow(clippy::unwrap_used, clippy::inconsistent_digit_grouping)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ledgerstream_producers::commands;
@@ -23,6 +22,7 @@ use ledgerstream_tests::audit;
 use ledgerstream_tests::broker::OwnBroker;
 use ledgerstream_tests::log::wait_for_the_processor;
 use ledgerstream_tests::pipeline::{Pipeline, ProcessorChild};
+use ledgerstream_tests::workload::{PacedSend, Seeded};
 use tokio::sync::Mutex;
 
 /// One test at a time: each runs a broker and a processor at full tilt.
@@ -59,13 +59,8 @@ fn opens(accounts: usize) -> Vec<CommandRecord> {
 /// deposits to accounts nobody opened, transfers to them (the credit is rejected
 /// and the debit refunded), overdrafts.
 fn mix(count: usize, accounts: usize, seed: u64) -> Vec<CommandRecord> {
-    let mut seed = seed;
-    let mut next = move |n: usize| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as usize % n
-    };
+    let mut random = Seeded::new(seed);
+    let mut next = move |n: usize| random.below(n);
     (0..count)
         .map(|_| {
             let from = account(next(accounts));
@@ -83,36 +78,6 @@ fn mix(count: usize, accounts: usize, seed: u64) -> Vec<CommandRecord> {
             }
         })
         .collect()
-}
-
-/// Sends `commands` at `rate` per second, many in flight at once; counts each
-/// command handed to the sender in `progress`.
-async fn send_at_rate(
-    pipeline: Arc<Pipeline>,
-    commands: Vec<CommandRecord>,
-    rate: usize,
-    progress: Arc<AtomicUsize>,
-) {
-    let started = Instant::now();
-    let mut in_flight = Vec::with_capacity(commands.len());
-    for (i, command) in commands.into_iter().enumerate() {
-        let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let pipeline = Arc::clone(&pipeline);
-        in_flight.push(tokio::spawn(
-            async move { pipeline.sender.send(&command).await },
-        ));
-        progress.fetch_add(1, Ordering::Relaxed);
-    }
-    for sent in in_flight {
-        sent.await.unwrap().expect("Kafka took every command");
-    }
-}
-
-async fn wait_for(progress: &AtomicUsize, count: usize) {
-    while progress.load(Ordering::Relaxed) < count {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until `processor` has committed at least `transactions` transactions.
@@ -153,34 +118,23 @@ async fn every_command_once_through_kills_a_clean_stop_and_a_broker_crash() {
     let mut load = opens(accounts);
     load.extend(mix(total, accounts, 0x7EA5_0001));
     let all = load.len();
-    let progress = Arc::new(AtomicUsize::new(0));
-    let sender = tokio::spawn(send_at_rate(
-        Arc::clone(&pipeline),
-        load,
-        rate,
-        Arc::clone(&progress),
-    ));
+    let sender = PacedSend::at_rate(&pipeline, load, rate);
 
     for kill in [15, 30, 45] {
-        wait_for(&progress, all * kill / 100).await;
+        sender.wait_sent(all * kill / 100).await;
         processor.kill();
         processor = pipeline.processor("p", &[]).await;
     }
-    wait_for(&progress, all * 60 / 100).await;
-    let status = processor.terminate(Duration::from_secs(30));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit within 30 s of SIGTERM: {status:?}\n{}",
-        processor.log_tail()
-    );
+    sender.wait_sent(all * 60 / 100).await;
+    processor.assert_clean_exit(Duration::from_secs(30));
     processor = pipeline.processor("p", &[]).await;
 
-    wait_for(&progress, all * 75 / 100).await;
+    sender.wait_sent(all * 75 / 100).await;
     broker.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
     broker.up();
 
-    sender.await.unwrap();
+    sender.finish().await;
     wait_for_the_processor(&pipeline).await;
     let summary = audit::exactly_once(&pipeline).await;
     eprintln!("{summary:?}");
@@ -192,12 +146,7 @@ async fn every_command_once_through_kills_a_clean_stop_and_a_broker_crash() {
         summary.rejected > all / 20 && summary.transfers_refunded > 0,
         "the mix exercised rejections and refunds: {summary:?}"
     );
-    let status = processor.terminate(Duration::from_secs(30));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "{}",
-        processor.log_tail()
-    );
+    processor.assert_clean_exit(Duration::from_secs(30));
 }
 
 /// A zombie: a processor stalled (SIGSTOP) mid-batch past its session timeout,
@@ -225,15 +174,9 @@ async fn a_stalled_processor_that_resumes_writes_nothing_visible() {
     let mut load = opens(accounts);
     load.extend(mix(total, accounts, 0x7EA5_0002));
     let all = load.len();
-    let progress = Arc::new(AtomicUsize::new(0));
-    let sender = tokio::spawn(send_at_rate(
-        Arc::clone(&pipeline),
-        load,
-        rate,
-        Arc::clone(&progress),
-    ));
+    let sender = PacedSend::at_rate(&pipeline, load, rate);
 
-    wait_for(&progress, all * 30 / 100).await;
+    sender.wait_sent(all * 30 / 100).await;
     wait_for_commits(&zombie, 2).await;
     // Halfway into the next 3 s batch: its events are in the log by then.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -254,7 +197,7 @@ async fn a_stalled_processor_that_resumes_writes_nothing_visible() {
     wait_for_commits(&successor, 5).await;
     zombie.resume();
 
-    sender.await.unwrap();
+    sender.finish().await;
     wait_for_the_processor(&pipeline).await;
     let summary = audit::exactly_once(&pipeline).await;
     eprintln!("{summary:?}");

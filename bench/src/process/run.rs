@@ -11,14 +11,12 @@ use cpu_time::ProcessTime;
 use ledgerstream_infra::Endpoints;
 use ledgerstream_processor::{Processor, ProcessorConfig};
 use ledgerstream_producers::commands;
-use ledgerstream_runtime::decoder::Decoder;
 use ledgerstream_runtime::kafka::KafkaSettings;
 use ledgerstream_runtime::kafka::probe::probe_broker;
 use ledgerstream_runtime::settings::registry_from_env;
 use ledgerstream_runtime::topics::{self, Admin, TopicNames, TopicsConfig};
-use ledgerstream_schemas::catalog::Kind;
 use ledgerstream_schemas::client::RegistryClient;
-use ledgerstream_schemas::codec::{Codec, Setup};
+use ledgerstream_schemas::codec::Codec;
 use ledgerstream_schemas::records::{AccountType, CommandRecord};
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -96,7 +94,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .next()
         .and_then(|port| port.parse().ok())
         .and_then(listener_pid);
-    let suffix = format!("-bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let suffix = format!("-bench-{}", crate::setup::run_id());
     let names = TopicNames::with_suffix(&suffix);
     let admin = Admin::connect(&brokers)?;
     let layout = TopicsConfig {
@@ -114,16 +112,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .context("the raw loop's topic")?;
 
     let registry = RegistryClient::new(registry_from_env()?)?;
-    let all = [
-        (Kind::Commands, names.commands.as_str()),
-        (Kind::Events, names.events.as_str()),
-        (Kind::Results, names.results.as_str()),
-    ];
-    let codec = Arc::new(
-        Codec::connect(&registry, &all, Setup::Register)
-            .await
-            .context("registering the schemas")?,
-    );
+    let (codec, decoder) =
+        crate::setup::codec(&registry, &crate::setup::pipeline_topics(&names)).await?;
 
     eprintln!(
         "writing {accounts} opens and {count} deposits to {} ...",
@@ -177,11 +167,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.store_write_millis = store_write_millis;
     config.listen = "127.0.0.1:0".parse()?;
     config.validate()?;
-    let decoder = Decoder {
-        codec,
-        registry,
-        runtime: tokio::runtime::Handle::current(),
-    };
     let watcher = Watcher::connect(&brokers, &config.group, &names.commands, partitions)?;
     // Every thread started from here on, but the watcher's, is the processor's.
     let before_start = Threads::now();
