@@ -313,7 +313,12 @@ impl Replay {
         let (config, metrics) = (self.replay_config.clone(), parts.metrics.clone());
         let connect = move || {
             let (config, metrics) = (config.clone(), metrics.clone());
-            async move { Ok::<_, ClickHouseError>(ClickHouseSink::connect(&config, metrics).await?.0) }
+            // Nobody reads the replayed set before the switch, and the runner
+            // stops before it.
+            async move {
+                let (sink, _) = ClickHouseSink::connect(&config, metrics).await?;
+                Ok::<_, ClickHouseError>(sink.unread())
+            }
         };
         let mut runner = tokio::spawn(super::keep_running(
             "connecting to ClickHouse",

@@ -113,6 +113,9 @@ pub struct ClickHouseSink {
     accounts: Accounts,
     gaps: GapReport,
     timeout: Duration,
+    /// Whether a batch's balances are sent while its events are still being
+    /// inserted (see [`unread`](Self::unread)).
+    overlap_inserts: bool,
 }
 
 /// A client for `config`'s server (validation off: 18.16 lacks the format the
@@ -165,8 +168,20 @@ impl ClickHouseSink {
             accounts: Accounts::new(config.cached_accounts),
             gaps: GapReport::new(NAME, metrics),
             timeout: Duration::from_millis(config.request_timeout_millis),
+            overlap_inserts: false,
         };
         Ok((sink, applied))
+    }
+
+    /// For a table set nobody reads yet (a replay before its switch): a batch's
+    /// balances are sent while its events are still being inserted, and the two
+    /// inserts end together instead of one after the other (a replay's batch of
+    /// 50,000 events: 200-250 ms to write instead of about 290). In a set that is
+    /// read, the events are inserted first, so that a reader who finds an
+    /// account at a version finds its events too (`query account --min-version`).
+    pub fn unread(mut self) -> Self {
+        self.overlap_inserts = true;
+        self
     }
 
     /// The tables written.
@@ -284,9 +299,13 @@ impl Sink for ClickHouseSink {
                 .await
                 .map_err(during("inserting events"))?;
         }
+        let events = if self.overlap_inserts {
+            Some(events)
+        } else {
+            events.end().await.map_err(during("inserting events"))?;
+            None
+        };
 
-        // The balances are sent while the server still inserts the events: the
-        // two inserts end together (a batch's write took their sum before).
         let mut balances = self
             .client
             .insert::<BalanceRow>(&self.tables.balances)
@@ -301,9 +320,14 @@ impl Sink for ClickHouseSink {
                 .map_err(during("inserting balances"))?;
             balance_rows += 1;
         }
-        let (events, balances) = tokio::join!(events.end(), balances.end());
-        events.map_err(during("inserting events"))?;
-        balances.map_err(during("inserting balances"))?;
+        match events {
+            Some(events) => {
+                let (events, balances) = tokio::join!(events.end(), balances.end());
+                events.map_err(during("inserting events"))?;
+                balances.map_err(during("inserting balances"))?;
+            }
+            None => balances.end().await.map_err(during("inserting balances"))?,
+        }
 
         // Durable: the states move forward, and anomalies are reported once.
         for (sequence, event) in anomalies {
