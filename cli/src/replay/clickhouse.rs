@@ -267,6 +267,9 @@ impl Replay {
         if !applied.is_empty() {
             info!(?applied, set = %self.set, "migrations applied to the replayed set");
         }
+        // Nobody reads the replayed set before the switch, and the runner stops
+        // before it (also for the sinks of reconnections, below).
+        let first = first.unread();
         self.check_the_log_holds_the_live_set(partitions).await?;
         let start = self.log.marks(partitions).await?;
         let topic = self.log.topic().to_owned();
@@ -313,8 +316,6 @@ impl Replay {
         let (config, metrics) = (self.replay_config.clone(), parts.metrics.clone());
         let connect = move || {
             let (config, metrics) = (config.clone(), metrics.clone());
-            // Nobody reads the replayed set before the switch, and the runner
-            // stops before it.
             async move {
                 let (sink, _) = ClickHouseSink::connect(&config, metrics).await?;
                 Ok::<_, ClickHouseError>(sink.unread())
