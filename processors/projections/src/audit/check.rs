@@ -108,3 +108,74 @@ pub fn covered_version(subject: &Subject<'_>) -> u64 {
         .max()
         .unwrap_or(0)
 }
+
+/// One entry of a read model's statement of an account, in version order.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementEntry {
+    pub version: u64,
+    /// What the entry adds to the balance.
+    pub movement: i64,
+    pub balance_after: i64,
+    /// Whether the chain is checked into this entry: false for one that records
+    /// no movement of its own (a closing's row in ClickHouse).
+    pub checked: bool,
+}
+
+/// Where the statement breaks: between consecutive versions, each balance after
+/// must be the one before plus the movement. A missing version is reported
+/// elsewhere, so the chain is only checked across consecutive ones.
+pub fn statement_breaks(entries: impl IntoIterator<Item = StatementEntry>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut previous: Option<StatementEntry> = None;
+    for entry in entries {
+        if let Some(previous) = previous
+            && previous.version + 1 == entry.version
+            && entry.checked
+            && previous.balance_after + entry.movement != entry.balance_after
+        {
+            findings.push(Finding::new(
+                format!("statement at version {}", entry.version),
+                format!(
+                    "balance after {} + {}",
+                    previous.balance_after, entry.movement
+                ),
+                entry.balance_after,
+            ));
+        }
+        previous = Some(entry);
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(version: u64, movement: i64, balance_after: i64) -> StatementEntry {
+        StatementEntry {
+            version,
+            movement,
+            balance_after,
+            checked: true,
+        }
+    }
+
+    #[test]
+    fn a_statement_breaks_only_where_a_balance_is_not_the_one_before_plus_the_movement() {
+        let entries = [
+            entry(1, 100, 100),
+            entry(2, 50, 150),
+            // Wrong: 150 + 10 is 160.
+            entry(3, 10, 170),
+            // After a missing version 4: not checked across the gap.
+            entry(5, 5, 999),
+            StatementEntry {
+                checked: false,
+                ..entry(6, 0, 0)
+            },
+        ];
+        let breaks = statement_breaks(entries);
+        assert_eq!(breaks.len(), 1, "{breaks:?}");
+        assert_eq!(breaks[0].what, "statement at version 3");
+    }
+}

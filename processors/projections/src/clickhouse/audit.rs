@@ -24,7 +24,9 @@ use ledgerstream_runtime::clock::now_millis;
 use super::read::Reader;
 use super::rows::{BalanceRow, EventRow, Projected, epoch_seconds};
 use super::sql::{self, AuditRow};
-use crate::audit::check::{Finding, ReadModel, Subject, Verdict, covered_version};
+use crate::audit::check::{
+    Finding, ReadModel, StatementEntry, Subject, Verdict, covered_version, statement_breaks,
+};
 use crate::audit::truth::History;
 use crate::gaps::Sequence;
 use crate::rebuild::positions::{self, Positions};
@@ -195,24 +197,14 @@ pub fn compare(subject: Subject<'_>, found: Option<&Found>) -> Verdict {
         ));
     }
     // The statement chain, as the rows hold it.
-    let mut previous: Option<&AuditRow> = None;
-    for row in by_version.values() {
-        if let Some(previous) = previous
-            && previous.version + 1 == row.version
-            && row.event_type != "AccountClosed"
-            && previous.balance_after_minor + row.balance_delta_minor != row.balance_after_minor
-        {
-            findings.push(Finding::new(
-                format!("statement at version {}", row.version),
-                format!(
-                    "balance after {} + {}",
-                    previous.balance_after_minor, row.balance_delta_minor
-                ),
-                row.balance_after_minor,
-            ));
+    findings.extend(statement_breaks(by_version.values().map(|row| {
+        StatementEntry {
+            version: row.version,
+            movement: row.balance_delta_minor,
+            balance_after: row.balance_after_minor,
+            checked: row.event_type != "AccountClosed",
         }
-        previous = Some(row);
-    }
+    })));
 
     // The state: at least at the checkpoint's version, and as the log says.
     match (&found.state, covered) {

@@ -29,7 +29,9 @@ use serde_json::{Value, json};
 use super::documents::HistoryDocument;
 use super::read::HistoryReader;
 use super::retry::{HistoryError, read_answer};
-use crate::audit::check::{Finding, ReadModel, Subject, Verdict, covered_version};
+use crate::audit::check::{
+    Finding, ReadModel, StatementEntry, Subject, Verdict, covered_version, statement_breaks,
+};
 use crate::rebuild::positions::Positions;
 
 /// Accounts per search.
@@ -155,24 +157,15 @@ pub fn compare(subject: Subject<'_>, found: Option<&Found>) -> Verdict {
             format!("{seen} of them; missing versions {missing:?}"),
         ));
     }
-    let mut previous: Option<&HistoryDocument> = None;
-    for document in by_version.values() {
-        // Between consecutive versions: a missing document is reported above.
-        if let Some(previous) = previous
-            && previous.version + 1 == document.version
-            && previous.balance_after_minor + document.net_minor != document.balance_after_minor
-        {
-            findings.push(Finding::new(
-                format!("statement at version {}", document.version),
-                format!(
-                    "balance after {} + {}",
-                    previous.balance_after_minor, document.net_minor
-                ),
-                document.balance_after_minor,
-            ));
+    // Between consecutive versions: a missing document is reported above.
+    findings.extend(statement_breaks(by_version.values().map(|document| {
+        StatementEntry {
+            version: document.version,
+            movement: document.net_minor,
+            balance_after: document.balance_after_minor,
+            checked: true,
         }
-        previous = Some(document);
-    }
+    })));
     if !findings.is_empty() {
         Verdict::Divergent(findings)
     } else if ahead {
